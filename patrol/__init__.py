@@ -1,0 +1,43 @@
+"""patrol: campus safety patrols — QR check points, hazards and reports for schools."""
+from flask import Flask
+
+from . import config
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: configuration, extensions, blueprints, security headers."""
+    instance = config.instance_path()
+    app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
+    instance.mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(config.from_environment(instance))
+    if test_config:
+        app.config.update(test_config)
+
+    from . import auth, database, web
+    from .extensions import babel, csrf, db, login_manager
+
+    database.configure(app)
+    db.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    babel.init_app(app, locale_selector=web.select_locale, timezone_selector=web.select_timezone)
+    auth.init_login(login_manager)
+    web.init_app(app)
+
+    from .admin.views import bp as admin_bp
+    from .api.views import bp as api_bp
+    from .auth.views import bp as auth_bp
+    from .errors import bp as errors_bp
+    from .hazards.views import bp as hazards_bp
+    from .home.views import bp as home_bp
+    from .scan.views import bp as scan_bp
+
+    for blueprint in (auth_bp, home_bp, scan_bp, hazards_bp, admin_bp, errors_bp):
+        app.register_blueprint(blueprint)
+    csrf.exempt(api_bp)  # bearer tokens, not cookies: no CSRF to forge
+    app.register_blueprint(api_bp)
+
+    from .cli import register
+
+    register(app)
+    return app

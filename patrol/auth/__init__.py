@@ -1,0 +1,43 @@
+"""Who is asking: login loading, role checks, and the campus a request works in."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from ..extensions import db
+from ..models import User
+
+STAFF = ("officer", "admin", "viewer")
+
+
+def init_login(manager) -> None:
+    manager.login_view = "auth.login"
+    manager.login_message = _l("Please log in to continue.")
+    manager.login_message_category = "info"
+
+    @manager.user_loader
+    def load_user(user_id: str):
+        return db.session.get(User, int(user_id))
+
+
+def roles_required(*roles: str):
+    """Only logged-in users with one of these roles; others get 403."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def campus_id() -> int | None:
+    return current_user.campus_id if current_user.is_authenticated else None

@@ -1,0 +1,224 @@
+"""The `patrol` command: set up the database, demo campus, users, tokens, points, labels, serving."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup
+from sqlalchemy import func, select
+
+from .extensions import db
+from .models import ROLES, ApiToken, Area, Campus, Point, PointType, User
+
+
+def _create_app():
+    from . import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, load_dotenv=False)
+def main():
+    """patrol — campus safety patrols."""
+
+
+def default_campus() -> Campus:
+    campus = db.session.scalar(select(Campus).order_by(Campus.id).limit(1))
+    if campus is None:
+        raise click.ClickException("No campus yet: run `patrol demo` or create one in the admin pages.")
+    return campus
+
+
+def register(app: Flask) -> None:
+    """Attach the commands to the app, so `patrol ...` and `flask ...` both find them."""
+    for command in (init, demo, user, token, points, labels, serve):
+        app.cli.add_command(command)
+
+
+@click.command()
+def init():
+    """Create the database or upgrade it to the newest schema."""
+    from .database import upgrade
+    from .setup import ensure_point_types
+
+    upgrade()
+    ensure_point_types()
+    click.echo(f"Database ready: {safe_url(current_app.config['SQLALCHEMY_DATABASE_URI'])}")
+
+
+def safe_url(url: str) -> str:
+    """The database URL without its password, for printing."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@click.command()
+@click.option("--password", default=None, help="Password for the demo users (default: demo1234).")
+@click.option("--if-empty", is_flag=True, help="Do nothing if a campus already exists.")
+@click.option("--days", default=90, show_default=True, help="Days of check history to make.")
+def demo(password, if_empty, days):
+    """Create a realistic demo campus with users, points, checks and hazards."""
+    from .demo import build_demo
+
+    if db.session.scalar(select(func.count()).select_from(Campus)):
+        if if_empty:
+            click.echo("Demo: a campus exists already, left as it is.")
+            return
+        raise click.ClickException("A campus exists already; the demo goes into an empty database.")
+    password = password or "demo1234"
+    summary = build_demo(password=password, days=days)
+    demo_file = Path(current_app.instance_path) / "demo.json"
+    demo_file.write_text(json.dumps({"password": password, "users": summary["users"]}))
+    click.echo(f"Demo campus “{summary['campus']}”: {summary['points']} points, {summary['checks']} checks, "
+               f"{summary['hazards']} hazards.")
+    click.echo(f"Logins ({', '.join(summary['users'])}) with password: {password}")
+
+
+@click.group()
+def user():
+    """Manage users."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--name", default="")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--locale", type=click.Choice(["zh", "en"]), default="zh")
+def user_add(username, role, name, password, locale):
+    """Add a user to the campus."""
+    if db.session.scalar(select(User).where(User.username == username)):
+        raise click.ClickException(f"User {username} exists already.")
+    if len(password) < 8:
+        raise click.ClickException("The password needs at least 8 characters.")
+    account = User(username=username, role=role, name=name, locale=locale,
+                   campus_id=default_campus().id)
+    account.set_password(password)
+    db.session.add(account)
+    db.session.commit()
+    click.echo(f"User {username} ({role}) added.")
+
+
+@click.group()
+def token():
+    """Manage API tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--label", default="", help="What the token is for.")
+def token_create(username, label):
+    """Print a new API bearer token for USERNAME (shown once; only its hash is stored)."""
+    account = db.session.scalar(select(User).where(User.username == username))
+    if account is None:
+        raise click.ClickException(f"No user {username}.")
+    value = secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user_id=account.id, token_hash=ApiToken.hash(value), label=label))
+    db.session.commit()
+    click.echo(value)
+
+
+@click.group()
+def points():
+    """Import and export points."""
+
+
+@points.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def points_import(file):
+    """Import points from CSV or XLSX; nothing is imported if any row is bad."""
+    from .point_import import import_points
+
+    result = import_points(default_campus(), file.name, file.read_bytes())
+    if result.errors:
+        for line, reason in result.errors:
+            click.echo(f"line {line}: {reason}", err=True)
+        raise click.ClickException(f"{len(result.errors)} bad rows; nothing was imported.")
+    click.echo(f"Imported: {result.created} new, {result.updated} updated.")
+
+
+@points.command("export")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of standard output.")
+def points_export(out):
+    """Export points as CSV, with a scan_url column."""
+    from .point_import import export_points_csv
+
+    text = export_points_csv(default_campus())
+    if out:
+        out.write_text(text, encoding="utf-8-sig")
+    else:
+        click.echo(text, nl=False)
+
+
+@click.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--area", "areas", multiple=True, help="Area name (repeatable).")
+@click.option("--type", "types", multiple=True, help="Point type key, e.g. extinguisher (repeatable).")
+@click.option("--size", type=click.Choice(["small", "large"]), default="small", show_default=True)
+def labels(out, areas, types, size):
+    """Write the QR label sheet for A4 as a PDF."""
+    from .label_sheet import label_points, labels_for
+    from .qr import labels_pdf
+
+    campus = default_campus()
+    known_areas = set(db.session.scalars(select(Area.name).where(Area.campus_id == campus.id)))
+    known_types = set(db.session.scalars(select(PointType.key)))
+    for name in areas:
+        if name not in known_areas:
+            raise click.ClickException(f"No area named {name!r}.")
+    for key in types:
+        if key not in known_types:
+            raise click.ClickException(f"No point type {key!r} (known: {', '.join(sorted(known_types))}).")
+    chosen = label_points(campus, areas=areas, types=types)
+    if not chosen:
+        raise click.ClickException("No active points match.")
+    out.write_bytes(labels_pdf(labels_for(campus, chosen), size=size, title=f"{campus.name} QR"))
+    click.echo(f"{len(chosen)} labels written to {out}")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--threads", default=4, show_default=True, type=int)
+@click.option("--show-demo-logins", is_flag=True, help="Print the demo users and password.")
+def serve(host, port, workers, threads, show_demo_logins):
+    """Serve the app with gunicorn (waitress where gunicorn cannot run)."""
+    app = current_app._get_current_object()
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    click.echo(f"patrol is serving at http://{shown}:{port}/" +
+               (" (and on this machine's LAN address)" if host in ("0.0.0.0", "::") else ""))
+    demo_file = Path(app.instance_path) / "demo.json"
+    if show_demo_logins and demo_file.exists():
+        info = json.loads(demo_file.read_text())
+        click.echo(f"Demo logins: {', '.join(info['users'])} — password: {info['password']}")
+    sys.stdout.flush()
+    try:
+        from gunicorn.app.base import BaseApplication
+    except ImportError:  # Windows: no gunicorn
+        from waitress import serve as waitress_serve
+
+        waitress_serve(app, host=host, port=port, threads=threads * workers)
+        return
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("timeout", 120)
+            self.cfg.set("accesslog", os.environ.get("PATROL_ACCESS_LOG", "-"))
+
+        def load(self):
+            return app
+
+    db.engine.dispose()  # no connection may cross the fork into the workers
+    Server().run()

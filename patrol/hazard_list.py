@@ -1,0 +1,54 @@
+"""Which hazards a list shows: one filter shared by the officer's page and the API."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, case, select
+
+from .models import CATEGORIES, HAZARD_STATES, OPEN_HAZARD_STATES, SEVERITIES, Hazard
+
+STATUS_FILTERS = ("open", *HAZARD_STATES)
+
+
+@dataclass
+class HazardFilter:
+    status: str = ""
+    severity: str = ""
+    category: str = ""
+    area: int | None = None
+    since: datetime | None = None  # UTC, naive: last seen at or after
+
+    @classmethod
+    def from_args(cls, args) -> HazardFilter:
+        """Read the filter from query arguments, ignoring values that are not valid choices."""
+        area = args.get("area", "")
+        return cls(
+            status=args.get("status", "") if args.get("status", "") in STATUS_FILTERS else "",
+            severity=args.get("severity", "") if args.get("severity", "") in SEVERITIES else "",
+            category=args.get("category", "") if args.get("category", "") in CATEGORIES else "",
+            area=int(area) if area.isdigit() else None,
+        )
+
+    def as_args(self) -> dict:
+        args = {"status": self.status, "severity": self.severity, "category": self.category,
+                "area": self.area or ""}
+        return {k: v for k, v in args.items() if v}
+
+    def statement(self, campus_id: int) -> Select:
+        """Hazards of the campus matching the filter: major first, then the most recently seen."""
+        stmt = select(Hazard).where(Hazard.campus_id == campus_id)
+        if self.status == "open":
+            stmt = stmt.where(Hazard.status.in_(OPEN_HAZARD_STATES))
+        elif self.status:
+            stmt = stmt.where(Hazard.status == self.status)
+        if self.severity:
+            stmt = stmt.where(Hazard.severity == self.severity)
+        if self.category:
+            stmt = stmt.where(Hazard.category == self.category)
+        if self.area:
+            stmt = stmt.where(Hazard.area_id == self.area)
+        if self.since:
+            stmt = stmt.where(Hazard.last_seen_at >= self.since)
+        major_first = case((Hazard.severity == "major", 0), else_=1)
+        return stmt.order_by(major_first, Hazard.last_seen_at.desc(), Hazard.id.desc())

@@ -1,0 +1,305 @@
+"""The tables: campuses, areas, points and their checklists, users, checks, photos, hazards."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timezone
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+ROLES = ("guard", "repairer", "officer", "admin", "viewer")
+CADENCES = ("daily", "weekly", "monthly")
+RESULTS = ("pass", "fail", "na")
+SEVERITIES = ("general", "major")
+CATEGORIES = ("fire", "electrical", "building", "facilities", "food", "security", "other")
+HAZARD_STATES = ("reported", "assigned", "rectified", "verified", "dismissed")
+OPEN_HAZARD_STATES = ("reported", "assigned", "rectified")
+LOCALES = ("zh", "en")
+
+
+def utcnow() -> datetime:
+    """Now in UTC, naive: every timestamp column stores UTC without an offset."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def new_token() -> str:
+    """An unguessable point token: 128 random bits, URL-safe."""
+    return secrets.token_urlsafe(16)
+
+
+class Campus(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+
+    areas: Mapped[list[Area]] = relationship(back_populates="campus", order_by="Area.name")
+
+
+class Area(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campus_id: Mapped[int] = mapped_column(ForeignKey("campus.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    building: Mapped[str] = mapped_column(String(200), default="")
+    floor: Mapped[str] = mapped_column(String(50), default="")
+    zone: Mapped[str] = mapped_column(String(200), default="")
+    responsible: Mapped[str] = mapped_column(String(200), default="")
+
+    campus: Mapped[Campus] = relationship(back_populates="areas")
+    points: Mapped[list[Point]] = relationship(back_populates="area")
+
+    __table_args__ = (UniqueConstraint("campus_id", "name"),)
+
+
+class PointType(db.Model):
+    """A kind of point (fire extinguisher, classroom...) that owns a checklist template."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(50), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    cadence: Mapped[str] = mapped_column(String(10), default="daily")
+    per_period: Mapped[int] = mapped_column(Integer, default=1)
+
+    items: Mapped[list[ChecklistItem]] = relationship(
+        back_populates="point_type", order_by="ChecklistItem.position"
+    )
+
+    def name(self, locale: str) -> str:
+        return self.name_en if locale == "en" else self.name_zh
+
+    @property
+    def active_items(self) -> list[ChecklistItem]:
+        return [item for item in self.items if item.active]
+
+
+class ChecklistItem(db.Model):
+    """One line of a template; its key never changes, so results and hazards stay comparable."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    point_type_id: Mapped[int] = mapped_column(ForeignKey("point_type.id"), index=True)
+    key: Mapped[str] = mapped_column(String(50))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    text_zh: Mapped[str] = mapped_column(String(500))
+    text_en: Mapped[str] = mapped_column(String(500))
+    category: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(10), default="general")
+    photo_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    point_type: Mapped[PointType] = relationship(back_populates="items")
+
+    __table_args__ = (UniqueConstraint("point_type_id", "key"),)
+
+    def text(self, locale: str) -> str:
+        return self.text_en if locale == "en" else self.text_zh
+
+
+class Point(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campus_id: Mapped[int] = mapped_column(ForeignKey("campus.id"), index=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("area.id"), index=True)
+    point_type_id: Mapped[int] = mapped_column(ForeignKey("point_type.id"), index=True)
+    code: Mapped[str] = mapped_column(String(50))
+    name: Mapped[str] = mapped_column(String(200))
+    location: Mapped[str] = mapped_column(String(300), default="")
+    cadence: Mapped[str] = mapped_column(String(10), default="daily")
+    per_period: Mapped[int] = mapped_column(Integer, default=1)
+    token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    campus: Mapped[Campus] = relationship()
+    area: Mapped[Area] = relationship(back_populates="points")
+    point_type: Mapped[PointType] = relationship()
+
+    __table_args__ = (UniqueConstraint("campus_id", "code"),)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campus_id: Mapped[int | None] = mapped_column(ForeignKey("campus.id"), index=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    locale: Mapped[str] = mapped_column(String(10), default="zh")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    campus: Mapped[Campus | None] = relationship()
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.username
+
+
+class ApiToken(db.Model):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship()
+
+    @staticmethod
+    def hash(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Check(db.Model):
+    """One submitted checklist at one point; client_uuid makes resends idempotent."""
+
+    __tablename__ = "point_check"  # "check" is an SQL keyword
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    point_id: Mapped[int] = mapped_column(ForeignKey("point.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    observed_at: Mapped[datetime] = mapped_column(DateTime, index=True)  # UTC
+    observed_offset: Mapped[int] = mapped_column(Integer, default=0)  # device's UTC offset, minutes
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(10), default="form")
+
+    point: Mapped[Point] = relationship()
+    user: Mapped[User] = relationship()
+    results: Mapped[list[CheckResult]] = relationship(
+        back_populates="check", order_by="CheckResult.position", cascade="all, delete-orphan"
+    )
+    photos: Mapped[list[Photo]] = relationship(back_populates="check", foreign_keys="Photo.check_id")
+
+    __table_args__ = (Index("ix_check_point_observed", "point_id", "observed_at"),)
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [r for r in self.results if r.result == "fail"]
+
+
+class CheckResult(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    check_id: Mapped[int] = mapped_column(ForeignKey("point_check.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("checklist_item.id"))
+    item_key: Mapped[str] = mapped_column(String(50))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[str] = mapped_column(String(4))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    check: Mapped[Check] = relationship(back_populates="results")
+    item: Mapped[ChecklistItem] = relationship()
+
+    __table_args__ = (UniqueConstraint("check_id", "item_key"),)
+
+
+class Photo(db.Model):
+    """An uploaded image, stored outside static/ under its SHA-256 and served only to allowed users."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content_type: Mapped[str] = mapped_column(String(50), default="image/jpeg")
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    check_id: Mapped[int | None] = mapped_column(ForeignKey("point_check.id"), index=True)
+    item_key: Mapped[str | None] = mapped_column(String(50))
+    hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazard.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10), default="before")
+
+    check: Mapped[Check | None] = relationship(back_populates="photos", foreign_keys=[check_id])
+    uploaded_by: Mapped[User] = relationship()
+
+
+class Hazard(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campus_id: Mapped[int] = mapped_column(ForeignKey("campus.id"), index=True)
+    point_id: Mapped[int | None] = mapped_column(ForeignKey("point.id"), index=True)
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"), index=True)
+    location: Mapped[str] = mapped_column(String(300), default="")
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("checklist_item.id"))
+    item_key: Mapped[str | None] = mapped_column(String(50))
+    category: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(10), default="general")
+    status: Mapped[str] = mapped_column(String(12), default="reported", index=True)
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str] = mapped_column(Text, default="")
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    times_seen: Mapped[int] = mapped_column(Integer, default=1)
+    source_check_id: Mapped[int | None] = mapped_column(ForeignKey("point_check.id"))
+    reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    client_uuid: Mapped[str | None] = mapped_column(String(36), unique=True)  # ad-hoc reports
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    # Set for open hazards found by a checklist item, NULL once closed: the unique index on it
+    # makes "one open hazard per point and item" hold even under concurrent submissions.
+    open_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+
+    point: Mapped[Point | None] = relationship()
+    area: Mapped[Area | None] = relationship()
+    item: Mapped[ChecklistItem | None] = relationship()
+    source_check: Mapped[Check | None] = relationship()
+    reported_by: Mapped[User | None] = relationship()
+    photos: Mapped[list[Photo]] = relationship(foreign_keys="Photo.hazard_id", order_by="Photo.id")
+    events: Mapped[list[HazardEvent]] = relationship(
+        back_populates="hazard", order_by="HazardEvent.id"
+    )
+
+    __table_args__ = (Index("ix_hazard_campus_status", "campus_id", "status", "severity"),)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_HAZARD_STATES
+
+    @staticmethod
+    def make_open_key(point_id: int, item_key: str) -> str:
+        return f"{point_id}:{item_key}"
+
+
+class HazardEvent(db.Model):
+    """The audit trail of a hazard: who did what, when, from which state to which; never edited."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazard.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[str | None] = mapped_column(String(12))
+    to_status: Mapped[str | None] = mapped_column(String(12))
+    note: Mapped[str] = mapped_column(Text, default="")
+    check_id: Mapped[int | None] = mapped_column(ForeignKey("point_check.id"))
+
+    hazard: Mapped[Hazard] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+    check: Mapped[Check | None] = relationship()
+

@@ -1,0 +1,207 @@
+"""What a guard does with a phone: open a point's check form from its QR code, submit it, report hazards."""
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from .. import photos
+from ..auth import roles_required
+from ..extensions import db
+from ..models import Area, Check, Hazard, Point, OPEN_HAZARD_STATES
+from ..recording import (
+    AdhocReport,
+    CheckSubmission,
+    Conflict,
+    parse_observed_at,
+    record_check,
+    report_hazard,
+    valid_uuid,
+    validate_adhoc,
+    validate_results,
+)
+
+bp = Blueprint("scan", __name__)
+
+CHECKERS = ("guard", "officer", "admin")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def get_point(token: str) -> Point:
+    """The active point behind a token on the user's campus, or the friendly 404 page."""
+    point = db.session.scalar(select(Point).where(Point.token == token))
+    if point is None or not point.active or point.campus_id != current_user.campus_id:
+        abort(404, description="point")
+    return point
+
+
+def form_context(point: Point) -> dict:
+    """What the check form shows beside the checklist: last check, open hazards here."""
+    last = db.session.scalar(
+        select(Check).where(Check.point_id == point.id).order_by(Check.observed_at.desc()).limit(1)
+    )
+    open_hazards = db.session.scalars(
+        select(Hazard).where(Hazard.point_id == point.id, Hazard.status.in_(OPEN_HAZARD_STATES))
+        .order_by(Hazard.severity.desc(), Hazard.last_seen_at.desc())
+    ).all()
+    return {"point": point, "last": last, "open_hazards": open_hazards,
+            "may_check": current_user.role in CHECKERS}
+
+
+@bp.route("/p/<token>")
+@login_required
+def check_form(token):
+    point = get_point(token)
+    return render_template("scan/check.html", client_uuid=str(uuid.uuid4()), values={},
+                           kept={}, errors={}, **form_context(point))
+
+
+@bp.route("/p/<token>", methods=["POST"])
+@roles_required(*CHECKERS)
+def submit_check(token):
+    point = get_point(token)
+    form = request.form
+    items = point.point_type.active_items
+    values = {item.key: (form.get(f"result-{item.key}", ""), form.get(f"note-{item.key}", ""))
+              for item in items}
+    errors: dict[str, str] = {}
+    client_uuid = valid_uuid(form.get("client_uuid", ""))
+    if client_uuid is None:
+        errors["form"] = _("This form is damaged (no submission id). Reload the page and try again.")
+    observed_at, observed_error = parse_observed_at(form.get("observed_at"), point.campus.timezone,
+                                                    require_offset=False)
+    if observed_error:
+        errors["form"] = observed_error
+    stored, kept = {}, {}
+    for item in items:
+        kept[item.key] = [sha for sha in form.getlist(f"kept-{item.key}")
+                          if SHA256.match(sha) and photos.path_for(sha).exists()]
+        stored[item.key] = [photos.StoredImage(sha, 0, 0, 0) for sha in kept[item.key]]
+        for upload in photos.uploaded_files(request.files, f"photo-{item.key}"):
+            try:
+                image = photos.store(upload.read())
+            except photos.PhotoError as exc:
+                errors[item.key] = str(exc)
+                continue
+            stored[item.key].append(image)
+            kept[item.key].append(image.sha256)
+    for key, message in validate_results(point, values, {k: len(v) for k, v in stored.items()},
+                                         require_photos=True).items():
+        errors.setdefault(key, message)
+    if errors:
+        return render_check_errors(point, client_uuid, values, kept, errors, 422)
+    submission = CheckSubmission(
+        client_uuid=client_uuid, point=point, observed_at=observed_at,
+        observed_raw=form.get("observed_at", "").strip(), results=values,
+        photos={k: [complete(s) for s in v] for k, v in stored.items() if v},
+    )
+    try:
+        outcome = record_check(current_user, submission)
+    except Conflict as exc:
+        errors["form"] = str(exc.message)
+        return render_check_errors(point, str(uuid.uuid4()), values, kept, errors, 409)
+    return render_template("scan/done.html", point=point, outcome=outcome), (201 if outcome.created else 200)
+
+
+def complete(image: photos.StoredImage) -> photos.StoredImage:
+    """A kept photo known only by its hash, with its size read back from the stored file."""
+    if image.size:
+        return image
+    from PIL import Image
+
+    path = photos.path_for(image.sha256)
+    with Image.open(path) as img:
+        width, height = img.size
+    return photos.StoredImage(image.sha256, path.stat().st_size, width, height)
+
+
+def render_check_errors(point, client_uuid, values, kept, errors, status):
+    # htmx ignores 4xx responses: it gets the same page with 200 so it can swap it in.
+    return render_template("scan/check.html", client_uuid=client_uuid, values=values, kept=kept,
+                           errors=errors, **form_context(point)), (200 if request.headers.get("HX-Request") else status)
+
+
+@bp.route("/go")
+@login_required
+def go():
+    """Open a point by its printed code, for a phone whose camera cannot scan."""
+    code = request.args.get("code", "").strip()
+    point = db.session.scalar(select(Point).where(Point.campus_id == current_user.campus_id,
+                                                  Point.code == code, Point.active))
+    if point is None:
+        flash(_("No active point with code “%(code)s”.", code=code), "error")
+        return redirect(url_for("home.index"))
+    return redirect(url_for("scan.check_form", token=point.token))
+
+
+def campus_points():
+    return db.session.scalars(select(Point).where(Point.campus_id == current_user.campus_id, Point.active)
+                              .order_by(Point.code)).all()
+
+
+def campus_areas():
+    return db.session.scalars(select(Area).where(Area.campus_id == current_user.campus_id)
+                              .order_by(Area.name)).all()
+
+
+@bp.route("/report", methods=["GET", "POST"])
+@roles_required(*CHECKERS)
+def report():
+    """Report a hazard on the spot (随手拍), at a point or a described place."""
+    values = request.form if request.method == "POST" else {
+        "point": request.args.get("point", ""), "client_uuid": str(uuid.uuid4())}
+    errors: dict[str, str] = {}
+    kept: list[str] = []
+    status = 200
+    if request.method == "POST":
+        status = 422
+        point = None
+        if values.get("point"):
+            point = db.session.scalar(select(Point).where(Point.campus_id == current_user.campus_id,
+                                                          Point.code == values["point"], Point.active))
+            if point is None:
+                errors["point"] = _("Choose a point from the list.")
+        area_id = None
+        if values.get("area"):
+            area = db.session.get(Area, int(values["area"])) if values["area"].isdigit() else None
+            if area is None or area.campus_id != current_user.campus_id:
+                errors["area"] = _("Choose an area from the list.")
+            else:
+                area_id = area.id
+        client_uuid = valid_uuid(values.get("client_uuid", ""))
+        if client_uuid is None:
+            errors["form"] = _("This form is damaged (no submission id). Reload the page and try again.")
+        kept = [sha for sha in request.form.getlist("kept") if SHA256.match(sha) and photos.path_for(sha).exists()]
+        stored = [photos.StoredImage(sha, 0, 0, 0) for sha in kept]
+        for upload in photos.uploaded_files(request.files, "photo"):
+            try:
+                image = photos.store(upload.read())
+            except photos.PhotoError as exc:
+                errors["photo"] = str(exc)
+                continue
+            stored.append(image)
+            kept.append(image.sha256)
+        for key, message in validate_adhoc(values.get("category", ""), values.get("description", ""),
+                                           values.get("location", ""), point if not errors.get("point") else None).items():
+            errors.setdefault(key, message)
+        if not errors:
+            adhoc = AdhocReport(client_uuid=client_uuid, campus_id=current_user.campus_id, point=point,
+                                area_id=area_id, location=values.get("location", ""),
+                                category=values["category"], description=values["description"],
+                                photos=[complete(s) for s in stored])
+            try:
+                hazard, created = report_hazard(current_user, adhoc)
+            except Conflict as exc:
+                errors["form"] = str(exc.message)
+                values = dict(values, client_uuid=str(uuid.uuid4()))
+                status = 409
+            else:
+                return render_template("scan/reported.html", hazard=hazard), (201 if created else 200)
+    if request.headers.get("HX-Request"):
+        status = 200
+    return render_template("scan/report.html", values=values, errors=errors, kept=kept,
+                           points=campus_points(), areas=campus_areas()), status

@@ -1,0 +1,88 @@
+"""Request plumbing shared by every page: locale, security headers, htmx helpers, template globals."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from flask import Flask, Response, current_app, request
+from flask_babel import get_locale
+from flask_login import current_user
+
+from .models import LOCALES
+from .vocab import TEMPLATE_GLOBALS
+
+LOCALE_COOKIE = "patrol_locale"
+HTMX_VERSION = "2.0.11"
+
+CSP = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: blob:",
+    "connect-src 'self'",
+    "font-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+
+
+def select_locale() -> str:
+    """The user's saved locale, else the cookie, else Chinese."""
+    if current_user and current_user.is_authenticated and current_user.locale in LOCALES:
+        return current_user.locale
+    cookie = request.cookies.get(LOCALE_COOKIE)
+    return cookie if cookie in LOCALES else "zh"
+
+
+def select_timezone() -> str:
+    if current_user and current_user.is_authenticated and current_user.campus:
+        return current_user.campus.timezone
+    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+
+def locale_code() -> str:
+    return str(get_locale() or "zh")
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def local_time(value: datetime | None, tz: str | None = None) -> datetime | None:
+    """A stored UTC timestamp in the campus timezone."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz or select_timezone()))
+
+
+def format_local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    local = local_time(value)
+    return local.strftime(fmt) if local else ""
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Permissions-Policy", "geolocation=(), microphone=()")
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    # Pages answer htmx requests with a partial: caches must key on the header.
+    response.vary.add("HX-Request")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_security_headers)
+    app.jinja_env.globals.update(
+        locale_code=locale_code,
+        htmx_version=HTMX_VERSION,
+        is_htmx=is_htmx,
+        **TEMPLATE_GLOBALS,
+    )
+    app.jinja_env.filters["localtime"] = format_local
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
