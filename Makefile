@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 0.0.0.0
 PORT ?= 5000
 
-.PHONY: install run test translations bench clean
+.PHONY: install run test translations messages bench clean
 
 install: $(VENV)/.installed translations
 
@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 translations: $(VENV)/.installed
-	$(BIN)/pybabel compile --use-fuzzy -q -d patrol/translations
+	$(BIN)/pybabel -q compile -d patrol/translations
 
 run: install
 	$(BIN)/patrol init
@@ -31,3 +31,8 @@ bench: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# Refresh the message catalogues after changing user-visible strings; then translate zh.
+messages: $(VENV)/.installed
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -o patrol/translations/messages.pot --sort-output .
+	$(BIN)/pybabel -q update -i patrol/translations/messages.pot -d patrol/translations --no-fuzzy-matching

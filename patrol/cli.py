@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlalchemy import func, select
 
 from .extensions import db
@@ -41,6 +41,7 @@ def register(app: Flask) -> None:
 
 
 @click.command()
+@with_appcontext
 def init():
     """Create the database or upgrade it to the newest schema."""
     from .database import upgrade
@@ -62,6 +63,7 @@ def safe_url(url: str) -> str:
 @click.option("--password", default=None, help="Password for the demo users (default: demo1234).")
 @click.option("--if-empty", is_flag=True, help="Do nothing if a campus already exists.")
 @click.option("--days", default=90, show_default=True, help="Days of check history to make.")
+@with_appcontext
 def demo(password, if_empty, days):
     """Create a realistic demo campus with users, points, checks and hazards."""
     from .demo import build_demo
@@ -80,7 +82,7 @@ def demo(password, if_empty, days):
     click.echo(f"Logins ({', '.join(summary['users'])}) with password: {password}")
 
 
-@click.group()
+@click.group(cls=AppGroup)
 def user():
     """Manage users."""
 
@@ -105,7 +107,7 @@ def user_add(username, role, name, password, locale):
     click.echo(f"User {username} ({role}) added.")
 
 
-@click.group()
+@click.group(cls=AppGroup)
 def token():
     """Manage API tokens."""
 
@@ -124,7 +126,7 @@ def token_create(username, label):
     click.echo(value)
 
 
-@click.group()
+@click.group(cls=AppGroup)
 def points():
     """Import and export points."""
 
@@ -162,6 +164,7 @@ def points_export(out):
 @click.option("--area", "areas", multiple=True, help="Area name (repeatable).")
 @click.option("--type", "types", multiple=True, help="Point type key, e.g. extinguisher (repeatable).")
 @click.option("--size", type=click.Choice(["small", "large"]), default="small", show_default=True)
+@with_appcontext
 def labels(out, areas, types, size):
     """Write the QR label sheet for A4 as a PDF."""
     from .label_sheet import label_points, labels_for
@@ -189,6 +192,7 @@ def labels(out, areas, types, size):
 @click.option("--workers", default=2, show_default=True, type=int)
 @click.option("--threads", default=4, show_default=True, type=int)
 @click.option("--show-demo-logins", is_flag=True, help="Print the demo users and password.")
+@with_appcontext
 def serve(host, port, workers, threads, show_demo_logins):
     """Serve the app with gunicorn (waitress where gunicorn cannot run)."""
     app = current_app._get_current_object()

@@ -1,21 +1,21 @@
 """Fixtures: an app per test on SQLite and (where PATROL_TEST_DATABASE_URL is set) PostgreSQL."""
 from __future__ import annotations
 
-import io
 import os
-import re
 import shutil
 import uuid
 
 import pytest
-from PIL import Image
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from werkzeug.security import generate_password_hash
+
+from helpers import PASSWORD, ROLES, Auth, csrf_from, jpeg_bytes, point  # noqa: F401  (re-exported)
 
 PG_URL = os.environ.get("PATROL_TEST_DATABASE_URL", "")
+# The real (slow, by design) password hash once, not once per user per test.
+FAST_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
-PASSWORD = "password123"
-ROLES = ("guard", "repairer", "officer", "admin", "viewer")
 
 
 def pytest_report_header(config):
@@ -128,7 +128,7 @@ def campus(app):
         for role in ROLES:
             user = User(username=role, name=f"{role.title()} 用户", role=role, campus_id=school.id,
                         locale="zh")
-            user.set_password(PASSWORD)
+            user.password_hash = FAST_HASH
             db.session.add(user)
         db.session.commit()
         return {"campus_id": school.id, "areas": {"A": a.id, "B": b.id}}
@@ -139,45 +139,8 @@ def client(app):
     return app.test_client()
 
 
-class Auth:
-    def __init__(self, client):
-        self.client = client
-
-    def login(self, username, password=PASSWORD):
-        response = self.client.get("/login")
-        token = csrf_from(response)
-        return self.client.post("/login", data={"username": username, "password": password, "csrf_token": token})
-
-    def logout(self):
-        token = csrf_from(self.client.get("/"))
-        return self.client.post("/logout", data={"csrf_token": token})
-
-
 @pytest.fixture
 def auth(client):
     return Auth(client)
 
 
-CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-def csrf_from(response) -> str:
-    match = CSRF.search(response.get_data(as_text=True))
-    assert match, "page has no CSRF token"
-    return match.group(1)
-
-
-def jpeg_bytes(color=(200, 30, 30), size=(64, 48)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, "JPEG")
-    return out.getvalue()
-
-
-def point(app, code):
-    from patrol.extensions import db
-    from patrol.models import Point
-
-    with app.app_context():
-        found = db.session.query(Point).filter_by(code=code).one()
-        db.session.expunge(found)
-        return found

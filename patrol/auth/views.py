@@ -7,7 +7,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import User
+from ..models import LOCALES, User
 from ..web import LOCALE_COOKIE
 from .forms import LocaleForm, LoginForm
 
@@ -29,6 +29,11 @@ def login():
     if form.validate_on_submit():
         user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
         if user is not None and user.active and user.check_password(form.password.data):
+            # A language chosen on the login page is the user's latest choice: remember it.
+            chosen = request.cookies.get(LOCALE_COOKIE)
+            if chosen in LOCALES and chosen != user.locale:
+                user.locale = chosen
+                db.session.commit()
             login_user(user, remember=True)
             return redirect(safe_next(form.next.data))
         form.password.errors.append(_("Wrong username or password."))
