@@ -13,7 +13,7 @@ from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlalchemy import func, select
 
 from .extensions import db
-from .models import ROLES, ApiToken, Area, Campus, Point, PointType, User
+from .models import ROLES, ApiToken, Area, Campus, PointType, User
 
 
 def _create_app():
@@ -25,6 +25,13 @@ def _create_app():
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, load_dotenv=False)
 def main():
     """patrol — campus safety patrols."""
+
+
+def require_base_url() -> None:
+    """Labels and exports print scan URLs: outside a request only PATROL_BASE_URL says what they are."""
+    if not current_app.config.get("PATROL_BASE_URL"):
+        raise click.ClickException("Set PATROL_BASE_URL to the address phones use (e.g. http://patrol.school.lan): "
+                                   "it is printed into the QR codes and scan URLs.")
 
 
 def default_campus() -> Campus:
@@ -140,7 +147,7 @@ def points_import(file):
     result = import_points(default_campus(), file.name, file.read_bytes())
     if result.errors:
         for line, reason in result.errors:
-            click.echo(f"line {line}: {reason}", err=True)
+            click.echo(f"line {line}: {reason}" if line else reason, err=True)
         raise click.ClickException(f"{len(result.errors)} bad rows; nothing was imported.")
     click.echo(f"Imported: {result.created} new, {result.updated} updated.")
 
@@ -152,6 +159,7 @@ def points_export(out):
     """Export points as CSV, with a scan_url column."""
     from .point_import import export_points_csv
 
+    require_base_url()
     text = export_points_csv(default_campus())
     if out:
         out.write_text(text, encoding="utf-8-sig")
@@ -170,6 +178,7 @@ def labels(out, areas, types, size):
     from .label_sheet import label_points, labels_for
     from .qr import labels_pdf
 
+    require_base_url()
     campus = default_campus()
     known_areas = set(db.session.scalars(select(Area.name).where(Area.campus_id == campus.id)))
     known_types = set(db.session.scalars(select(PointType.key)))
@@ -219,7 +228,9 @@ def serve(host, port, workers, threads, show_demo_logins):
             self.cfg.set("threads", threads)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("timeout", 120)
-            self.cfg.set("accesslog", os.environ.get("PATROL_ACCESS_LOG", "-"))
+            access_log = os.environ.get("PATROL_ACCESS_LOG", "-")  # "" turns it off
+            if access_log:
+                self.cfg.set("accesslog", access_log)
 
         def load(self):
             return app

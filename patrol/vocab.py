@@ -27,7 +27,17 @@ ROLE = {
 }
 CADENCE = {"daily": _l("Daily"), "weekly": _l("Weekly"), "monthly": _l("Monthly")}
 RESULT = {"pass": _l("Pass"), "fail": _l("Fail"), "na": _l("N/A")}
-EVENT = {"reported": _l("Reported"), "seen_again": _l("Seen again")}
+EVENT = {
+    "reported": _l("Reported"),
+    "seen_again": _l("Seen again"),
+    "assigned": _l("Assigned"),
+    "rectified": _l("Marked fixed"),
+    "verified": _l("Verified"),
+    "rejected": _l("Fix rejected"),
+    "dismissed": _l("Dismissed"),
+    "escalated": _l("Escalated"),
+    "deescalated": _l("Escalation withdrawn"),
+}
 
 
 def choices(mapping: dict) -> list[tuple[str, str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, has_request_context, request
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -29,7 +29,9 @@ CSP = "; ".join([
 
 
 def select_locale() -> str:
-    """The user's saved locale, else the cookie, else Chinese."""
+    """The user's saved locale, else the cookie, else Chinese (also outside requests, e.g. commands)."""
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and current_user.locale in LOCALES:
         return current_user.locale
     cookie = request.cookies.get(LOCALE_COOKIE)
@@ -37,6 +39,8 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str:
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_TIMEZONE"]
     if current_user and current_user.is_authenticated and current_user.campus:
         return current_user.campus.timezone
     return current_app.config["BABEL_DEFAULT_TIMEZONE"]

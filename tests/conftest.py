@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from werkzeug.security import generate_password_hash
 
-from helpers import PASSWORD, ROLES, Auth, csrf_from, jpeg_bytes, point  # noqa: F401  (re-exported)
+from helpers import PASSWORD, ROLES, Auth, make_app
 
 PG_URL = os.environ.get("PATROL_TEST_DATABASE_URL", "")
 # The real (slow, by design) password hash once, not once per user per test.
@@ -73,20 +73,6 @@ def database_url(backend, tmp_path, sqlite_template, pg_schema):
         conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
     engine.dispose()
     return pg_schema
-
-
-def make_app(instance, database_url, **config):
-    os.environ["PATROL_INSTANCE"] = str(instance)
-    from patrol import create_app
-
-    settings = {
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "PATROL_BASE_URL": "http://patrol.test",
-        "PATROL_UPLOADS": str(instance / "uploads"),
-    }
-    settings.update(config)
-    return create_app(settings)
 
 
 @pytest.fixture

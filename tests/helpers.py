@@ -1,5 +1,6 @@
 """Helpers shared by the tests: logging in, reading CSRF tokens, making photos, finding points."""
 import io
+import os
 import re
 
 from PIL import Image
@@ -45,3 +46,17 @@ def point(app, code):
         found = db.session.query(Point).filter_by(code=code).one()
         db.session.expunge(found)
         return found
+
+
+def make_app(instance, database_url, **config):
+    os.environ["PATROL_INSTANCE"] = str(instance)
+    from patrol import create_app
+
+    settings = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "PATROL_BASE_URL": "http://patrol.test",
+        "PATROL_UPLOADS": str(instance / "uploads"),
+    }
+    settings.update(config)
+    return create_app(settings)

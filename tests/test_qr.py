@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import random
-import re
 import string
 import xml.etree.ElementTree as ET
 
@@ -12,9 +11,10 @@ import pytest
 import zxingcpp
 from PIL import Image, ImageDraw
 
+from qrdecode import SVG_NS, path_subpaths
+
 from patrol.qr import LABEL_SIZES, Label, _cells, labels_pdf, qr_matrix, qr_png, qr_svg
 
-SVG_NS = "{http://www.w3.org/2000/svg}"
 TOKEN_ALPHABET = string.ascii_letters + string.digits + "-_"
 
 URLS = [
@@ -76,40 +76,6 @@ def test_matrix_has_four_module_quiet_zone(url):
     [found] = decode(matrix_image(matrix))
     assert found.text == url
     assert found.ec_level == "Q"
-
-
-def path_subpaths(d: str) -> list[list[tuple[float, float]]]:
-    """Interpret an SVG path made of M/L/H/V/Z commands (absolute or relative) into polygons."""
-    tokens = re.findall(r"[MmLlHhVvZz]|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", d)
-    assert "".join(tokens) == re.sub(r"[\s,]+", "", d), "path uses commands this test can't read"
-    polygons: list[list[tuple[float, float]]] = []
-    x = y = 0.0
-    start = (0.0, 0.0)
-    command = ""
-    i = 0
-    while i < len(tokens):
-        if tokens[i].isalpha():
-            command = tokens[i]
-            i += 1
-            if command in "Zz":
-                x, y = start
-                continue
-        args = {"M": 2, "L": 2, "H": 1, "V": 1}[command.upper()]
-        values = [float(t) for t in tokens[i:i + args]]
-        i += args
-        relative = command.islower()
-        if command.upper() in "ML":
-            x, y = (x + values[0], y + values[1]) if relative else values
-        elif command.upper() == "H":
-            x = x + values[0] if relative else values[0]
-        else:
-            y = y + values[0] if relative else values[0]
-        if command in "Mm":
-            start = (x, y)
-            polygons.append([])
-            command = "l" if relative else "L"  # extra pairs after M are line-tos
-        polygons[-1].append((x, y))
-    return polygons
 
 
 @pytest.mark.parametrize("url", [*URLS, "https://patrol.example.org/p/a?b=1&c=<2>\"'"])

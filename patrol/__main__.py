@@ -1,0 +1,4 @@
+"""`python -m patrol` is the `patrol` command."""
+from .cli import main
+
+main()
