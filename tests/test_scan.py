@@ -311,3 +311,21 @@ def test_adhoc_report_needs_a_place(app, campus, client, auth):
     response = client.post("/report", data={"csrf_token": csrf_from(page), "client_uuid": cu,
                                             "category": "security", "description": "门锁坏了"})
     assert response.status_code == 422 and "请选择点位或说明位置" in response.get_data(as_text=True)
+
+
+def test_check_form_stays_within_the_weak_wifi_budget(app, campus, client, auth):
+    """The form a guard loads fifty times a round: ≤ 8 KB gzipped HTML, ≤ 40 KB first load, one host."""
+    import gzip
+
+    auth.login("guard")
+    p = point(app, "P-EXTINGUISHER")  # the longest default checklist
+    html = client.get(f"/p/{p.token}").get_data()
+    assert len(gzip.compress(html)) <= 8 * 1024
+    assets = re.findall(rb'(?:src|href)="([^"]+)"', html)
+    assert not [a for a in assets if re.match(rb"([a-z]+:)?//", a)], "reference to another host"
+    total = len(gzip.compress(html))
+    for asset in {a.decode() for a in assets if a.startswith(b"/static/")}:
+        with client.get(asset) as response:
+            assert response.status_code == 200
+            total += len(gzip.compress(response.data))
+    assert total <= 40 * 1024

@@ -41,6 +41,11 @@ def test_guard_fails_item_with_photo_and_officer_sees_hazard(app, live_server, p
     log_in(page, live_server, "guard", f"/p/{extinguisher.token}", locale)
     # after logging in the guard lands back on the scanned point's form
     expect(page.locator("h1")).to_have_text(extinguisher.name)
+    unlabelled = page.evaluate("""() => [...document.querySelectorAll('input, select, textarea, button')]
+        .filter(el => el.type !== 'hidden')
+        .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim())
+        .map(el => el.outerHTML)""")
+    assert unlabelled == []
     items = page.locator("li.item")
     for i in range(items.count()):
         items.nth(i).get_by_label(t["pass"], exact=True).check()
