@@ -30,14 +30,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .errors import bp as errors_bp
     from .hazards.views import bp as hazards_bp
     from .home.views import bp as home_bp
+    from .notifications.views import bp as notifications_bp
     from .scan.views import bp as scan_bp
+    from .tasks.views import bp as tasks_bp
 
-    for blueprint in (auth_bp, home_bp, scan_bp, hazards_bp, admin_bp, errors_bp):
+    for blueprint in (auth_bp, home_bp, scan_bp, hazards_bp, tasks_bp, notifications_bp, admin_bp, errors_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # bearer tokens, not cookies: no CSRF to forge
     app.register_blueprint(api_bp)
 
+    from . import webhooks
     from .cli import register
 
+    app.before_request(lambda: webhooks.start_sender(app))
     register(app)
     return app

@@ -43,7 +43,7 @@ def default_campus() -> Campus:
 
 def register(app: Flask) -> None:
     """Attach the commands to the app, so `patrol ...` and `flask ...` both find them."""
-    for command in (init, demo, user, token, points, labels, serve):
+    for command in (init, demo, user, token, points, labels, serve, webhooks):
         app.cli.add_command(command)
 
 
@@ -165,6 +165,23 @@ def points_export(out):
         out.write_text(text, encoding="utf-8-sig")
     else:
         click.echo(text, nl=False)
+
+
+@click.group(cls=AppGroup)
+def webhooks():
+    """Outbound webhooks."""
+
+
+@webhooks.command("send")
+def webhooks_send():
+    """Mark newly overdue hazards and send the webhook messages that are due (the server also does this itself)."""
+    from .webhooks import tick
+    from .models import WebhookDelivery
+
+    tick()
+    pending = db.session.scalar(select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status == "pending"))
+    failed = db.session.scalar(select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status == "failed"))
+    click.echo(f"Webhooks: {pending} waiting to be (re)tried, {failed} failed.")
 
 
 @click.command()

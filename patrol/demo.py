@@ -24,6 +24,7 @@ from .models import (
     CheckResult,
     Hazard,
     HazardEvent,
+    Notification,
     Photo,
     Point,
     PointType,
@@ -145,23 +146,56 @@ DISMISS_NOTES = ["经核实为临时放置，已当场移走，不构成隐患",
                  "与已处理的问题重复，不再单独跟踪"]
 VERIFY_NOTES = ["复查合格，同意销号", "现场复核已整改到位", "验收通过"]
 REJECT_NOTE = "复查未通过，问题仍然存在，请重新整改"
+# Control measures (管控措施) the officer records when assigning a major hazard, until it is fixed.
+MEASURES = {
+    "extinguisher": "已在旁边临时增配一具合格灭火器，并张贴提示",
+    "hydrant": "已设置警示标识，在消火栓旁临时增配两具灭火器",
+    "panel": "已断开该回路电源，设置警示标识并临时隔离",
+    "classroom": "已设置警示标识并临时隔离，下方座位已移开",
+    "exit": "已安排专人值守，疏散通道保持畅通",
+    "canteen_gas": "已关闭相关燃气阀门，暂停使用该灶具",
+    "dorm": "违规电器已当场收缴，已通知班主任加强查寝",
+    "gate": "已设置警示标识并临时隔离，夜间增加巡逻频次",
+}
+DEFAULT_MEASURES = "已设置警示标识并临时隔离"
+EXTENSION_NOTES = ["配件需厂家订货，预计下周到货，申请延期", "需等待消防维保单位上门维修，申请延期",
+                   "更换部件需停电施工，只能安排在周末，申请延期"]
+FUNDING_EXTENSION_NOTE = "已上报等待专项资金和采购，按采购周期申请延期"
+APPROVE_NOTES = ["同意延期，请按新期限完成", "情况属实，同意延期，期间做好临时管控"]
+REFUSE_NOTE = "不同意延期，请先用库存配件临时修复，按原期限整改"
+OFFICER_FIX_NOTE = "巡查时已现场督促整改到位"
 
-# Ad-hoc reports (随手拍): (age as a share of the window, area, location, category, finding, story, reporter)
+# What each hazard_flow action makes of the status; the others leave it as it is.
+TO_STATUS = {"assign": "assigned", "dismiss": "dismissed", "rectify": "rectified", "verify": "verified",
+             "reject": "assigned"}
+# Notifications older than this that need nothing more from anyone are left out (read and cleared).
+NOTICE_DAYS = 7
+
+# Ad-hoc reports (随手拍): (age as a share of the window, at most this many days, area, location, category,
+# finding, story, reporter). The open ones are timed from now, so every demo has one hazard overdue,
+# one waiting for an extension decision and one well within its deadline.
 ADHOC = [
-    (0.92, None, "田径场东侧3号篮球架", "facilities", "篮球架底座螺丝松动，架子晃动明显", "verified", "guard"),
-    (0.80, None, "北门内自行车棚", "building", "车棚顶部彩钢板被风吹松，有坠落风险", "escalated", "guard3"),
-    (0.70, "食堂 1F", "食堂后门外排水沟", "food", "后门排水沟井盖缺失，夜间容易踩空", "verified", "guard2"),
-    (0.50, None, "图书馆二楼阅览室", "facilities", "靠窗书架看起来向外倾斜", "dismissed", "officer"),
-    (0.15, "实验楼 3F", "实验楼3楼东侧走廊", "building", "走廊天花板渗水，地面湿滑", "rectified", "guard"),
-    (0.10, "教学楼B 4F", "教学楼B楼顶天台入口", "security", "天台门锁损坏，有学生上天台", "assigned", "guard"),
-    (0.03, None, "体育馆看台第三排", "facilities", "看台栏杆一处焊点开裂", "reported", "guard2"),
-    (0.01, "校门/周界", "南大门外上下学接送区", "security", "减速带损坏，螺钉外露", "reported", "guard3"),
+    (0.92, None, None, "田径场东侧3号篮球架", "facilities", "篮球架底座螺丝松动，架子晃动明显", "verified", "guard"),
+    (0.80, None, None, "北门内自行车棚", "building", "车棚顶部彩钢板被风吹松，有坠落风险", "escalated", "guard3"),
+    (0.70, None, "食堂 1F", "食堂后门外排水沟", "food", "后门排水沟井盖缺失，夜间容易踩空", "verified", "guard2"),
+    (0.50, None, None, "图书馆二楼阅览室", "facilities", "靠窗书架看起来向外倾斜", "dismissed", "officer"),
+    (0.40, 6, "实验楼 2F", "实验楼2楼化学实验室(一)通风橱", "facilities", "通风橱排风机不转，实验时异味明显",
+     "overdue", "guard"),
+    (0.15, None, "实验楼 3F", "实验楼3楼东侧走廊", "building", "走廊天花板渗水，地面湿滑", "rectified", "guard"),
+    (0.10, 3, "教学楼B 4F", "教学楼B楼顶天台入口", "security", "天台门锁损坏，有学生上天台", "extension", "guard"),
+    (0.05, 1, "行政楼 1F", "行政楼一楼大厅自动门", "facilities", "自动门感应失灵，关门时夹人", "assigned", "guard3"),
+    (0.03, None, None, "体育馆看台第三排", "facilities", "看台栏杆一处焊点开裂", "reported", "guard2"),
+    (0.01, None, "校门/周界", "南大门外上下学接送区", "security", "减速带损坏，螺钉外露", "reported", "guard3"),
 ]
 ADHOC_NOTES = {
     "verified": ["已紧固并加装防松垫片", "已补装铸铁井盖"],
     "escalated": "车棚整体锈蚀，需整体翻新，已报区教育局申请专项维修资金",
+    "escalated_measures": "已设置警示标识并临时隔离，车棚暂停使用，自行车临时停放在体育馆西侧",
     "dismissed": "现场核实书架已与墙体固定，倾斜为视觉误差，不构成隐患",
+    "overdue_measures": "已停用该通风橱，暂停涉及挥发性试剂的实验",
     "rectified": "已修补屋面防水，走廊已设置防滑提示",
+    "extension_measures": "已临时加装挂锁，并张贴“禁止进入”标识",
+    "extension": "原门锁型号停产，需定制防盗门锁，厂家到货约需10天，申请延期",
 }
 
 # Major defects planted at shares of the window, so every demo shows a few 重大隐患.
@@ -192,11 +226,26 @@ class Slot:
 
 
 @dataclass
+class Step:
+    """One hazard_flow action in a hazard's life, with what the user gave hazard_flow.perform."""
+
+    at: datetime
+    action: str
+    actor: int
+    note: str = ""
+    assignee: int | None = None  # assign
+    deadline: date | None = None  # assign; reject (a new one, or None); request_extension (the date asked for)
+    severity: str = ""  # assign, when the officer regrades it
+    measures: str = ""  # assign
+    photos: list = field(default_factory=list)  # rectify: the after-photos
+
+
+@dataclass
 class DemoHazard:
     key: tuple | None
     first_seen: datetime
     row: dict
-    plan: list = field(default_factory=list)  # (at, action, from, to, actor, note)
+    plan: list[Step] = field(default_factory=list)  # in time order, strictly
     fixed_at: datetime | None = None
     closed_at: datetime | None = None
     seen: list = field(default_factory=list)  # (at, actor, note, check_id)
@@ -204,16 +253,22 @@ class DemoHazard:
 
     def condition_at(self, moment: datetime) -> str:
         """reported, assigned (being fixed, under control measures) or escalated, as guards see it."""
-        if any(action == "escalated" and at <= moment for at, action, *_ in self.plan):
+        status, escalated = self.state_at(moment)
+        if escalated:
             return "escalated"
-        return "reported" if self.status_at(moment) == "reported" else "assigned"
+        return "reported" if status == "reported" else "assigned"
 
     def status_at(self, moment: datetime) -> str:
-        status = "reported"
-        for at, _action, _from, to, _actor, _note in self.plan:
-            if at <= moment:
-                status = to
-        return status
+        return self.state_at(moment)[0]
+
+    def state_at(self, moment: datetime) -> tuple[str, bool]:
+        status, escalated = "reported", False
+        for step in self.plan:
+            if step.at > moment:
+                break
+            status = TO_STATUS.get(step.action, status)
+            escalated = step.action == "escalate" or (escalated and step.action != "deescalate")
+        return status, escalated
 
 
 class _Clock:
@@ -266,7 +321,8 @@ def build_demo(password: str, days: int = 90, seed: int = 2026, *, now: datetime
         db.session.flush()
         users = _add_users(campus, password, clock)
         points, areas = _add_points(campus, clock)
-        history = _History(clock, rng, users, points)
+        days_for = {"general": campus.deadline_days_general, "major": campus.deadline_days_major}
+        history = _History(clock, rng, users, points, days_for)
         history.run(_schedule(points, clock, rng))
         history.add_adhoc(campus.id, areas)
         history.attach_photos(_demo_images(rng))
@@ -499,17 +555,22 @@ def _schedule(points: list[DemoPoint], clock: _Clock, rng: random.Random) -> lis
 class _History:
     """Checks, their results, and the hazards the failed items raise, simulated in time order."""
 
-    def __init__(self, clock: _Clock, rng: random.Random, users: dict[str, User], points: list[DemoPoint]):
+    def __init__(self, clock: _Clock, rng: random.Random, users: dict[str, User], points: list[DemoPoint],
+                 deadline_days: dict[str, int]):
         self.clock, self.rng = clock, rng
         self.users = {name: user.id for name, user in users.items()}
-        self.names = {name: user.name for name, user in users.items()}
+        self.names = {user.id: user.name for user in users.values()}
+        self.roles = {user.id: user.role for user in users.values()}
+        self.officers = sorted(user.id for user in users.values() if user.role == "officer")
+        self.deadline_days = deadline_days
         self.points = points
         self.checks: list[dict] = []
         self.results: list[dict] = []
         self.hazards: list[DemoHazard] = []
         self.open: dict[tuple, DemoHazard] = {}
         self.fails: list[tuple] = []  # (check row, item key, hazard, photo required)
-        self.photos: list[tuple] = []
+        self.photos: list[tuple] = []  # (at, user, check_id, item_key, hazard, kind, image); after-photos: Step
+        self.notices: list[tuple] = []  # (at, user, hazard, kind, note)
         self.planted = self._plant()
 
     def _uuid(self) -> str:
@@ -601,32 +662,74 @@ class _History:
         self.open[(point.id, key)] = hazard
         return hazard
 
+    def _later(self, at: datetime, low: float, high: float) -> datetime:
+        """Some hours after `at`, moved on to office hours."""
+        return self.clock.working_hours(at + timedelta(hours=self.rng.uniform(low, high)), self.rng)
+
+    def _deadline(self, at: datetime, severity: str, quick: bool = False) -> date:
+        """The campus default days for the severity from the local day of `at`; now and then a date of one's own."""
+        days = self.deadline_days[severity]
+        if self.rng.random() < 0.12:
+            days = 1 if quick else self.rng.choice((2, 5, 10, 14))
+        return self.clock.local(at).date() + timedelta(days=days)
+
     def _plan(self, hazard: DemoHazard, type_key: str, key: str, severity: str) -> None:
-        """The hazard's life after it is reported: assigned, fixed, verified; or dismissed; or escalated."""
-        rng, clock, officer = self.rng, self.clock, self.users["officer"]
-        major = severity == "major"
-        repairer = "repairer2" if hazard.row["category"] == "electrical" else "repairer"
-        at = hazard.first_seen
+        """The hazard's life after it is reported, as hazard_flow allows it: assigned with a deadline, perhaps
+        passed on, escalated or given more time, fixed (now and then rejected and fixed again) and verified by
+        someone else; or dismissed."""
+        rng, clock, users = self.rng, self.clock, self.users
+        officer = users["officer"]
+        major, quick = severity == "major", key in QUICK
         plan = hazard.plan
         if not major and rng.random() < 0.06:
-            at = clock.working_hours(at + timedelta(hours=rng.uniform(1, 20)), rng)
-            plan.append((at, "dismissed", "reported", "dismissed", officer, rng.choice(DISMISS_NOTES)))
+            at = self._later(hazard.first_seen, 1, 20)
+            plan.append(Step(at, "dismiss", officer, rng.choice(DISMISS_NOTES)))
             hazard.fixed_at = hazard.closed_at = at
             return
-        at = clock.working_hours(at + timedelta(hours=rng.uniform(0.2, 2) if major else rng.uniform(1, 50)), rng)
-        deadline = clock.local(at).date() + timedelta(days=1 if major else rng.randint(3, 7))
-        note = f"指派给{self.names[repairer]}，整改期限{deadline.month}月{deadline.day}日"
-        if major:
-            note += "；已设置警示标识，采取临时管控措施"
-        plan.append((at, "assigned", "reported", "assigned", officer, note))
+        assigned = at = self._later(hazard.first_seen, 0.2, 2) if major else self._later(hazard.first_seen, 1, 50)
+        reporter = hazard.row["reported_by_id"]
+        repairer = users["repairer2" if hazard.row["category"] == "electrical" else "repairer"]
+        # 谁发现谁处理: a guard clears a blocked exit or shuts a valve themselves.
+        worker = reporter if quick and self.roles[reporter] == "guard" and rng.random() < 0.3 else repairer
+        deadline = self._deadline(at, severity, quick)
+        measures = MEASURES.get(type_key, DEFAULT_MEASURES) if major else ""
+        note = f"指派给{self.names[worker]}，整改期限{deadline.month}月{deadline.day}日"
+        plan.append(Step(at, "assign", officer, note + (f"；{measures}" if measures else ""), assignee=worker,
+                         deadline=deadline, measures=measures))
+        if worker == repairer and not major and rng.random() < 0.05:  # passed on to the other repairer
+            worker = users["repairer" if repairer == users["repairer2"] else "repairer2"]
+            at = self._later(at, 2, 30)
+            if deadline < clock.local(at).date():  # too late to keep: the default from today
+                deadline = clock.local(at).date() + timedelta(days=self.deadline_days[severity])
+            plan.append(Step(at, "assign", officer,
+                             f"转交{self.names[worker]}处理，整改期限{deadline.month}月{deadline.day}日",
+                             assignee=worker, deadline=deadline))
         escalation = ESCALATE.get((type_key, key))
-        if escalation and rng.random() < 0.5:
+        if escalation and rng.random() < 0.5:  # funding or another department: escalated, then more time
             at = clock.working_hours(at + timedelta(days=rng.uniform(1, 4)), rng)
-            plan.append((at, "escalated", "assigned", "assigned", officer, escalation))
+            plan.append(Step(at, "escalate", officer, escalation))
             fix = timedelta(days=rng.uniform(12, 40))
-        elif rng.random() < 0.08:  # waiting for parts: these run past their deadline (逾期)
+            at = self._later(at, 4, 48)
+            until = max(deadline, clock.local(at).date()) + timedelta(days=rng.randint(20, 40))
+            plan.append(Step(at, "request_extension", worker, FUNDING_EXTENSION_NOTE, deadline=until))
+            at = self._later(at, 1, 30)
+            plan.append(Step(at, "approve_extension", officer, rng.choice(APPROVE_NOTES)))
+            deadline = until
+        elif rng.random() < 0.08:  # waiting for parts: they ask for more time, and some still run late (逾期)
             fix = timedelta(days=rng.uniform(8, 30))
-        elif key in QUICK:
+            ask = clock.working_hours(max(at + timedelta(hours=2), clock.utc(deadline - timedelta(days=1), 9, 0)),
+                                      rng)
+            if ask < assigned + fix:
+                at = ask
+                until = max(deadline, clock.local(at).date()) + timedelta(days=rng.randint(5, 14))
+                plan.append(Step(at, "request_extension", worker, rng.choice(EXTENSION_NOTES), deadline=until))
+                at = self._later(at, 1, 30)
+                if rng.random() < 0.75:
+                    plan.append(Step(at, "approve_extension", officer, rng.choice(APPROVE_NOTES)))
+                    deadline = until
+                else:
+                    plan.append(Step(at, "refuse_extension", officer, REFUSE_NOTE))
+        elif quick:
             fix = timedelta(hours=rng.uniform(0.3, 6))
         elif major:
             fix = timedelta(hours=rng.uniform(2, 30))
@@ -634,27 +737,36 @@ class _History:
             fix = timedelta(hours=rng.uniform(6, 180))
         notes = RECTIFY_NOTES.get(type_key, {})
         rectify_note = notes.get(key, notes.get("", "已整改完毕"))
-        at = clock.working_hours(at + fix, rng)
-        plan.append((at, "rectified", "assigned", "rectified", self.users[repairer], rectify_note))
-        if rng.random() < 0.07:
-            at = clock.working_hours(at + timedelta(hours=rng.uniform(2, 24)), rng)
-            plan.append((at, "rejected", "rectified", "assigned", officer, REJECT_NOTE))
-            at = clock.working_hours(at + timedelta(hours=rng.uniform(6, 48)), rng)
-            plan.append((at, "rectified", "assigned", "rectified", self.users[repairer], rectify_note))
+        fixer = officer if quick and rng.random() < 0.1 else worker  # the officer saw to it on the spot
+        if fixer == officer:
+            rectify_note = OFFICER_FIX_NOTE
+        at = clock.working_hours(max(assigned + fix, at + timedelta(minutes=rng.randint(20, 240))), rng)
+        plan.append(Step(at, "rectify", fixer, rectify_note))
+        if fixer != officer and rng.random() < 0.07:
+            at = self._later(at, 2, 24)
+            today = clock.local(at).date()
+            new_deadline = today + timedelta(days=2) if deadline <= today else None
+            note = REJECT_NOTE + (f"，{new_deadline.month}月{new_deadline.day}日前完成" if new_deadline else "")
+            plan.append(Step(at, "reject", officer, note, deadline=new_deadline))
+            at = self._later(at, 6, 48)
+            plan.append(Step(at, "rectify", fixer, rectify_note))
         hazard.fixed_at = at
-        at = clock.working_hours(at + timedelta(hours=rng.uniform(1, 12) if major else rng.uniform(2, 96)), rng)
-        plan.append((at, "verified", "rectified", "verified", officer, rng.choice(VERIFY_NOTES)))
+        at = self._later(at, 1, 12) if major else self._later(at, 2, 96)
+        # Nobody verifies their own fix: the administrator does when the officer fixed it.
+        verifier = users["admin"] if fixer == officer or rng.random() < 0.08 else officer
+        plan.append(Step(at, "verify", verifier, rng.choice(VERIFY_NOTES)))
         hazard.closed_at = at
 
     def add_adhoc(self, campus_id: int, areas: dict[str, int]) -> None:
         """The 随手拍 reports: no point or item, a place in words, an id made on the phone."""
-        clock, rng, officer = self.clock, self.rng, self.users["officer"]
+        clock, rng, users = self.clock, self.rng, self.users
+        officer, repairer, electrician = users["officer"], users["repairer"], users["repairer2"]
         span = clock.now - clock.start
         verified_notes = iter(ADHOC_NOTES["verified"])
         if span <= timedelta(0):
             return
-        for share, area_name, location, category, description, story, reporter in ADHOC:
-            age = span * share
+        for share, cap, area_name, location, category, description, story, reporter in ADHOC:
+            age = span * share if cap is None else min(span * share, timedelta(days=cap))
             at = clock.now - age
             area_id = areas.get(area_name) if area_name else None
             canonical = [None, area_id, location, category, description]
@@ -665,27 +777,56 @@ class _History:
                 "source_check_id": None, "reported_by_id": self.users[reporter], "client_uuid": self._uuid(),
                 "content_hash": hashlib.sha256(json.dumps(canonical, ensure_ascii=False).encode()).hexdigest(),
             })
-            repairer = self.users["repairer"]
-            assign = (at + age * 0.05, "assigned", "reported", "assigned", officer,
-                      f"指派给{self.names['repairer']}处理")
+
+            def after(share: float, hours: float, start: datetime = at, age: timedelta = age) -> datetime:
+                """A share of the time since the report, but no more than so many hours after it."""
+                return start + min(age * share, timedelta(hours=hours))
+
+            def assign(moment: datetime, worker: int, severity: str = "general", measures: str = "",
+                       deadline: date | None = None) -> Step:
+                day = clock.local(moment).date()
+                deadline = deadline or day + timedelta(days=self.deadline_days[severity])
+                note = ("升级为重大隐患，" if severity == "major" else "") + \
+                    f"指派给{self.names[worker]}，整改期限{deadline.month}月{deadline.day}日"
+                return Step(moment, "assign", officer, note + (f"；{measures}" if measures else ""),
+                            assignee=worker, deadline=deadline, severity=severity if severity == "major" else "",
+                            measures=measures)
+
+            plan = hazard.plan
             if story == "dismissed":
-                hazard.plan.append((at + age * 0.1, "dismissed", "reported", "dismissed", officer,
-                                    ADHOC_NOTES["dismissed"]))
-            elif story == "escalated":
-                hazard.plan += [assign, (at + age * 0.2, "escalated", "assigned", "assigned", officer,
-                                         ADHOC_NOTES["escalated"])]
-            elif story in ("assigned", "rectified", "verified"):
-                hazard.plan.append(assign)
-            if story in ("rectified", "verified"):
-                note = next(verified_notes) if story == "verified" else ADHOC_NOTES["rectified"]
-                hazard.plan.append((at + age * 0.3, "rectified", "assigned", "rectified", repairer, note))
-            if story == "verified":
-                hazard.plan.append((at + age * 0.5, "verified", "rectified", "verified", officer,
-                                    rng.choice(VERIFY_NOTES)))
+                plan.append(Step(after(0.1, 20), "dismiss", officer, ADHOC_NOTES["dismissed"]))
+            elif story == "escalated":  # regraded major, escalated for funding, more time granted
+                plan.append(assign(after(0.05, 3), repairer, "major", ADHOC_NOTES["escalated_measures"]))
+                plan.append(Step(after(0.15, 30), "escalate", officer, ADHOC_NOTES["escalated"]))
+                ask = after(0.2, 50)
+                until = max(plan[0].deadline, clock.local(ask).date()) + timedelta(days=30)
+                plan.append(Step(ask, "request_extension", repairer, FUNDING_EXTENSION_NOTE, deadline=until))
+                plan.append(Step(after(0.25, 60), "approve_extension", officer, APPROVE_NOTES[1]))
+            elif story == "overdue":  # major, with measures in place, and past its deadline
+                moment = after(0.02, 2)
+                day = clock.local(moment).date()
+                deadline = max(day, min(day + timedelta(days=self.deadline_days["major"]),
+                                        clock.today - timedelta(days=1)))
+                plan.append(assign(moment, electrician, "major", ADHOC_NOTES["overdue_measures"], deadline))
+            elif story == "assigned":  # people walk through it all day: two days, not the default seven
+                moment = after(0.3, 3)
+                plan.append(assign(moment, repairer, deadline=clock.local(moment).date() + timedelta(days=2)))
+            elif story in ("rectified", "verified", "extension"):
+                plan.append(assign(after(0.05, 2), repairer, measures=ADHOC_NOTES.get(f"{story}_measures", "")))
+                if story == "extension":  # asked for more time; no decision yet
+                    ask = after(0.6, 60)
+                    until = max(plan[0].deadline, clock.local(ask).date()) + timedelta(days=10)
+                    plan.append(Step(ask, "request_extension", repairer, ADHOC_NOTES["extension"], deadline=until))
+                if story in ("rectified", "verified"):
+                    note = next(verified_notes) if story == "verified" else ADHOC_NOTES["rectified"]
+                    plan.append(Step(after(0.3, 26), "rectify", repairer, note))
+                if story == "verified":
+                    plan.append(Step(after(0.5, 50), "verify", officer, rng.choice(VERIFY_NOTES)))
             self.hazards.append(hazard)
 
     def attach_photos(self, images: dict[str, list]) -> None:
-        """Photos of failed items (always where the checklist asks for one) and of ad-hoc reports."""
+        """Photos of failed items (always where the checklist asks for one), of ad-hoc reports, and the
+        after-photos every fix needs."""
         rng = self.rng
         for check, key, hazard, required in self.fails:
             if required or rng.random() < 0.25:
@@ -695,47 +836,45 @@ class _History:
             if hazard.key is None:
                 self.photos.append((hazard.first_seen, hazard.row["reported_by_id"], None, None, hazard, "before",
                                     rng.choice(images["before"])))
-            for at, action, _from, _to, actor, _note in hazard.plan:
-                if action == "rectified" and at <= self.clock.now and rng.random() < 0.6:
-                    self.photos.append((at, actor, None, None, hazard, "after", rng.choice(images["after"])))
+            for step in hazard.plan:
+                if step.action == "rectify" and step.at <= self.clock.now:
+                    step.photos = rng.sample(images["after"], 2 if rng.random() < 0.2 else 1)
 
     def write(self, campus_id: int) -> None:
         """Insert everything in bulk, hazards and events numbered in time order."""
         now = self.clock.now
         self.hazards.sort(key=lambda h: h.first_seen)
         hazard_base = (db.session.scalar(select(func.max(Hazard.id))) or 0) + 1
-        events = []
+        events: list[tuple] = []  # (at, order, hazard id, row)
+        after_photos: list[tuple] = []  # (step, hazard, event row)
         for number, hazard in enumerate(self.hazards):
             hazard.id = hazard_base + number
             row = hazard.row
-            events.append((hazard.first_seen, 0, hazard.id, row["reported_by_id"], "reported", None, "reported",
-                           row["description"], row["source_check_id"]))
+            reporter = row["reported_by_id"]
+            events.append((hazard.first_seen, 0, hazard.id,
+                           _event(hazard.id, hazard.first_seen, reporter, "reported", None, "reported",
+                                  row["description"], row["source_check_id"])))
+            self.notices += [(hazard.first_seen, officer, hazard, "reported", row["description"])
+                             for officer in self.officers if officer != reporter]
             for at, actor, note, check_id in hazard.seen:
                 status = hazard.status_at(at)
-                events.append((at, 1, hazard.id, actor, "seen_again", status, status, note, check_id))
-            status, escalated = "reported", False
-            for at, action, from_status, to_status, actor, note in hazard.plan:
-                if at > now:
-                    break
-                events.append((at, 1, hazard.id, actor, action, from_status, to_status, note, None))
-                status, escalated = to_status, escalated or action == "escalated"
-            row.update(id=hazard.id, campus_id=campus_id, status=status, escalated=escalated,
+                events.append((at, 1, hazard.id, _event(hazard.id, at, actor, "seen_again", status, status, note,
+                                                        check_id)))
+            state = self._replay(hazard, events, after_photos)
+            row.update(state, id=hazard.id, campus_id=campus_id,
                        open_key=(Hazard.make_open_key(*hazard.key)
-                                 if hazard.key and status in OPEN_HAZARD_STATES else None))
-        events.sort(key=lambda e: (e[0], e[1], e[2]))
+                                 if hazard.key and state["status"] in OPEN_HAZARD_STATES else None))
+        events.sort(key=lambda e: e[:3])
         event_base = (db.session.scalar(select(func.max(HazardEvent.id))) or 0) + 1
-        event_rows = [{"id": event_base + n, "at": at, "hazard_id": hazard_id, "actor_id": actor, "action": action,
-                       "from_status": from_status, "to_status": to_status, "note": note, "check_id": check_id}
-                      for n, (at, _order, hazard_id, actor, action, from_status, to_status, note, check_id)
-                      in enumerate(events)]
-        photo_rows = [{"sha256": image.sha256, "content_type": "image/jpeg", "size": image.size,
-                       "width": image.width, "height": image.height, "uploaded_by_id": user_id,
-                       "created_at": at, "check_id": check_id, "item_key": item_key, "hazard_id": hazard.id,
-                       "kind": kind}
+        for number, (*_order, event) in enumerate(events):
+            event["id"] = event_base + number
+        photo_rows = [_photo(image, user_id, at, hazard.id, kind, check_id, item_key)
                       for at, user_id, check_id, item_key, hazard, kind, image in self.photos if at <= now]
+        photo_rows += [_photo(image, step.actor, step.at, hazard.id, "after", event_id=event["id"])
+                       for step, hazard, event in after_photos for image in step.photos]
         for model, rows in ((Check, self.checks), (CheckResult, self.results),
-                            (Hazard, [h.row for h in self.hazards]), (HazardEvent, event_rows),
-                            (Photo, photo_rows)):
+                            (Hazard, [h.row for h in self.hazards]), (HazardEvent, [e[3] for e in events]),
+                            (Photo, photo_rows), (Notification, self._notice_rows())):
             if rows:
                 db.session.execute(insert(model.__table__), rows)
         if db.engine.dialect.name == "postgresql":
@@ -744,6 +883,121 @@ class _History:
                 table = model.__tablename__
                 db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                         f"(SELECT MAX(id) FROM {table}))"))
+
+    def _replay(self, hazard: DemoHazard, events: list[tuple], after_photos: list[tuple]) -> dict:
+        """Apply the plan up to now the way hazard_flow.perform does: the hazard's columns at the end, each
+        event's old and new values, the notifications."""
+        now = self.clock.now
+        state = {"status": "reported", "escalated": False, "severity": hazard.row["severity"], "assignee_id": None,
+                 "deadline": None, "measures": "", "rectified_by_id": None, "rectified_at": None,
+                 "verified_by_id": None, "verified_at": None, "closed_at": None, "extension_until": None,
+                 "extension_reason": "", "overdue_notified_at": None}
+        for step in hazard.plan:
+            if step.at > now:
+                break
+            self._overdue(hazard, state, step.at)
+            action, from_status, notify = step.action, state["status"], []
+            old = (state["assignee_id"], state["deadline"], state["severity"])
+            if action == "assign":
+                state["severity"] = step.severity or state["severity"]
+                state["deadline"] = step.deadline
+                state["measures"] = step.measures or state["measures"]
+                if state["assignee_id"] != step.assignee:
+                    notify.append((step.assignee, "assigned"))
+                state["assignee_id"] = step.assignee
+            elif action == "rectify":
+                state.update(rectified_by_id=step.actor, rectified_at=step.at, extension_until=None,
+                             extension_reason="")
+                notify += [(officer, "rectified") for officer in self.officers]
+            elif action == "request_extension":
+                state.update(extension_until=step.deadline, extension_reason=step.note)
+                notify += [(officer, "extension_requested") for officer in self.officers]
+            elif action == "approve_extension":
+                state.update(deadline=state["extension_until"], extension_until=None, extension_reason="",
+                             overdue_notified_at=None)
+                notify.append((state["assignee_id"], "extension_approved"))
+            elif action == "refuse_extension":
+                state.update(extension_until=None, extension_reason="")
+                notify.append((state["assignee_id"], "extension_refused"))
+            elif action == "verify":
+                state.update(verified_by_id=step.actor, verified_at=step.at)
+                notify.append((state["rectified_by_id"], "verified"))
+            elif action == "reject":
+                if step.deadline:
+                    state.update(deadline=step.deadline, overdue_notified_at=None)
+                notify.append((state["assignee_id"], "rejected"))
+            elif action in ("escalate", "deescalate"):
+                state["escalated"] = action == "escalate"
+            if action in ("dismiss", "verify"):
+                state.update(closed_at=step.at, extension_until=None, extension_reason="")
+            state["status"] = TO_STATUS.get(action, from_status)
+            new = (state["assignee_id"], step.deadline if action == "request_extension" else state["deadline"],
+                   state["severity"])
+            event = _event(hazard.id, step.at, step.actor, action, from_status, state["status"], step.note,
+                           old=old, new=new)
+            events.append((step.at, 1, hazard.id, event))
+            if step.photos:
+                after_photos.append((step, hazard, event))
+            self.notices += [(step.at, user, hazard, kind, step.note) for user, kind in notify
+                             if user and user != step.actor]
+        self._overdue(hazard, state, now)
+        return state
+
+    def _overdue(self, hazard: DemoHazard, state: dict, until: datetime) -> None:
+        """hazard_flow.mark_newly_overdue, run at 07:00 local on the day after the deadline, if that was by `until`."""
+        if state["status"] not in OPEN_HAZARD_STATES or state["deadline"] is None or state["overdue_notified_at"]:
+            return
+        moment = self.clock.utc(state["deadline"] + timedelta(days=1), 7, 0)
+        if moment <= until:
+            state["overdue_notified_at"] = moment
+            targets = set(self.officers) | ({state["assignee_id"]} if state["assignee_id"] else set())
+            self.notices += [(moment, user, hazard, "overdue", "") for user in sorted(targets)]
+
+    def _notice_rows(self) -> list[dict]:
+        """Notifications stay unread while they still ask something of their reader (the task is still theirs,
+        the fix still awaits verification...); the others were read soon after, and old ones are gone."""
+        now, today, rng = self.clock.now, self.clock.today, self.rng
+        latest = {(user, hazard.id, kind): n for n, (_at, user, hazard, kind, _note) in enumerate(self.notices)}
+        rows = []
+        in_time_order = sorted(enumerate(self.notices), key=lambda pair: (pair[1][0], pair[0]))
+        for n, (at, user, hazard, kind, note) in in_time_order:
+            state = hazard.row
+            if latest[(user, hazard.id, kind)] != n:
+                live = False
+            elif kind == "reported":
+                live = state["status"] == "reported"
+            elif kind in ("assigned", "rejected"):
+                live = state["status"] == "assigned" and state["assignee_id"] == user
+            elif kind == "rectified":
+                live = state["status"] == "rectified"
+            elif kind == "extension_requested":
+                live = state["extension_until"] is not None
+            elif kind == "overdue":
+                live = state["status"] in OPEN_HAZARD_STATES and state["deadline"] < today
+            else:
+                live = at >= now - timedelta(days=1)
+            if not live and at < now - timedelta(days=NOTICE_DAYS):
+                continue
+            rows.append({"user_id": user, "hazard_id": hazard.id, "kind": kind, "note": note, "created_at": at,
+                         "read_at": None if live else min(now, at + timedelta(minutes=rng.randint(5, 600)))})
+        return rows
+
+
+def _event(hazard_id: int, at: datetime, actor: int, action: str, from_status: str | None, to_status: str,
+           note: str, check_id: int | None = None, old: tuple = (None, None, None),
+           new: tuple = (None, None, None)) -> dict:
+    """A hazard_event row; old and new are (assignee, deadline, severity) before and after a flow action."""
+    return {"id": None, "at": at, "hazard_id": hazard_id, "actor_id": actor, "action": action,
+            "from_status": from_status, "to_status": to_status, "note": note, "check_id": check_id,
+            "old_assignee_id": old[0], "old_deadline": old[1], "old_severity": old[2],
+            "new_assignee_id": new[0], "new_deadline": new[1], "new_severity": new[2]}
+
+
+def _photo(image, user_id: int, at: datetime, hazard_id: int, kind: str, check_id: int | None = None,
+           item_key: str | None = None, event_id: int | None = None) -> dict:
+    return {"sha256": image.sha256, "content_type": "image/jpeg", "size": image.size, "width": image.width,
+            "height": image.height, "uploaded_by_id": user_id, "created_at": at, "check_id": check_id,
+            "item_key": item_key, "hazard_id": hazard_id, "event_id": event_id, "kind": kind}
 
 
 def _demo_images(rng: random.Random) -> dict[str, list]:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Select, case, select
 
-from .models import CATEGORIES, HAZARD_STATES, OPEN_HAZARD_STATES, SEVERITIES, Hazard
+from .extensions import db
+from .hazard_flow import local_today, overdue_clause
+from .models import CATEGORIES, HAZARD_STATES, OPEN_HAZARD_STATES, SEVERITIES, Campus, Hazard
 
 STATUS_FILTERS = ("open", *HAZARD_STATES)
 
@@ -18,6 +20,7 @@ class HazardFilter:
     category: str = ""
     area: int | None = None
     since: datetime | None = None  # UTC, naive: last seen at or after
+    overdue: bool = False
 
     @classmethod
     def from_args(cls, args) -> HazardFilter:
@@ -28,14 +31,15 @@ class HazardFilter:
             severity=args.get("severity", "") if args.get("severity", "") in SEVERITIES else "",
             category=args.get("category", "") if args.get("category", "") in CATEGORIES else "",
             area=int(area) if area.isdigit() else None,
+            overdue=args.get("overdue", "") in ("1", "true"),
         )
 
     def as_args(self) -> dict:
         args = {"status": self.status, "severity": self.severity, "category": self.category,
-                "area": self.area or ""}
+                "area": self.area or "", "overdue": "1" if self.overdue else ""}
         return {k: v for k, v in args.items() if v}
 
-    def statement(self, campus_id: int) -> Select:
+    def statement(self, campus_id: int, today: date | None = None) -> Select:
         """Hazards of the campus matching the filter: major first, then the most recently seen."""
         stmt = select(Hazard).where(Hazard.campus_id == campus_id)
         if self.status == "open":
@@ -50,5 +54,10 @@ class HazardFilter:
             stmt = stmt.where(Hazard.area_id == self.area)
         if self.since:
             stmt = stmt.where(Hazard.last_seen_at >= self.since)
+        if self.overdue:
+            if today is None:
+                campus = db.session.get(Campus, campus_id)
+                today = local_today(campus.timezone if campus else "Asia/Shanghai")
+            stmt = stmt.where(overdue_clause(today))
         major_first = case((Hazard.severity == "major", 0), else_=1)
         return stmt.order_by(major_first, Hazard.last_seen_at.desc(), Hazard.id.desc())

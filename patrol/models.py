@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from flask_login import UserMixin
 from sqlalchemy import (
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -45,6 +46,12 @@ class Campus(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    # Default rectification deadlines (整改期限), in days after assignment, by severity.
+    deadline_days_general: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    deadline_days_major: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    # Optional outbound webhook: "generic" JSON or "robot" (the group-robot JSON of WeCom and DingTalk).
+    webhook_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    webhook_format: Mapped[str] = mapped_column(String(10), default="generic", server_default="generic")
 
     areas: Mapped[list[Area]] = relationship(back_populates="campus", order_by="Area.name")
 
@@ -235,7 +242,8 @@ class Photo(db.Model):
     check_id: Mapped[int | None] = mapped_column(ForeignKey("point_check.id"), index=True)
     item_key: Mapped[str | None] = mapped_column(String(50))
     hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazard.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(10), default="before")
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("hazard_event.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10), default="before")  # before | after
 
     check: Mapped[Check | None] = relationship(back_populates="photos", foreign_keys=[check_id])
     uploaded_by: Mapped[User] = relationship()
@@ -261,6 +269,17 @@ class Hazard(db.Model):
     reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     client_uuid: Mapped[str | None] = mapped_column(String(36), unique=True)  # ad-hoc reports
     content_hash: Mapped[str | None] = mapped_column(String(64))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    deadline: Mapped[date | None] = mapped_column(Date)  # campus-local day; overdue once it has ended
+    measures: Mapped[str] = mapped_column(Text, default="", server_default="")  # control measures meanwhile
+    rectified_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    rectified_at: Mapped[datetime | None] = mapped_column(DateTime)
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    extension_until: Mapped[date | None] = mapped_column(Date)  # a pending request for a later deadline
+    extension_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Set for open hazards found by a checklist item, NULL once closed: the unique index on it
     # makes "one open hazard per point and item" hold even under concurrent submissions.
     open_key: Mapped[str | None] = mapped_column(String(120), unique=True)
@@ -269,7 +288,10 @@ class Hazard(db.Model):
     area: Mapped[Area | None] = relationship()
     item: Mapped[ChecklistItem | None] = relationship()
     source_check: Mapped[Check | None] = relationship()
-    reported_by: Mapped[User | None] = relationship()
+    reported_by: Mapped[User | None] = relationship(foreign_keys=[reported_by_id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    rectified_by: Mapped[User | None] = relationship(foreign_keys=[rectified_by_id])
+    verified_by: Mapped[User | None] = relationship(foreign_keys=[verified_by_id])
     photos: Mapped[list[Photo]] = relationship(foreign_keys="Photo.hazard_id", order_by="Photo.id")
     events: Mapped[list[HazardEvent]] = relationship(
         back_populates="hazard", order_by="HazardEvent.id"
@@ -298,8 +320,50 @@ class HazardEvent(db.Model):
     to_status: Mapped[str | None] = mapped_column(String(12))
     note: Mapped[str] = mapped_column(Text, default="")
     check_id: Mapped[int | None] = mapped_column(ForeignKey("point_check.id"))
+    old_assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    new_assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    old_deadline: Mapped[date | None] = mapped_column(Date)
+    new_deadline: Mapped[date | None] = mapped_column(Date)
+    old_severity: Mapped[str | None] = mapped_column(String(10))
+    new_severity: Mapped[str | None] = mapped_column(String(10))
 
     hazard: Mapped[Hazard] = relationship(back_populates="events")
-    actor: Mapped[User | None] = relationship()
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+    old_assignee: Mapped[User | None] = relationship(foreign_keys=[old_assignee_id])
+    new_assignee: Mapped[User | None] = relationship(foreign_keys=[new_assignee_id])
     check: Mapped[Check | None] = relationship()
+    photos: Mapped[list[Photo]] = relationship(foreign_keys="Photo.event_id", order_by="Photo.id")
 
+
+class Notification(db.Model):
+    """An in-app notice for one user about one hazard (assigned to you, fix awaiting verification...)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazard.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    hazard: Mapped[Hazard] = relationship()
+
+
+class WebhookDelivery(db.Model):
+    """One outbound webhook message, kept until sent; retried with backoff, failures shown to admins."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campus_id: Mapped[int] = mapped_column(ForeignKey("campus.id"), index=True)
+    hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazard.id"))
+    kind: Mapped[str] = mapped_column(String(30))  # major_reported | overdue | rejected | test
+    url: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    hazard: Mapped[Hazard | None] = relationship()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from .extensions import db
 from .models import Photo
 
 MAX_SIDE = 1600
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "HEIF", "MPO"}
 # Decompression bombs: a tiny file that expands to a huge bitmap.
 Image.MAX_IMAGE_PIXELS = 60_000_000
@@ -98,6 +100,29 @@ def save_upload(file_storage, user, **attach) -> Photo:
     )
     db.session.add(photo)
     return photo
+
+
+def kept(sha256: str) -> StoredImage | None:
+    """A photo already on the server from an earlier, refused submit, known by its hash; None if not."""
+    if not SHA256_HEX.match(sha256 or ""):
+        return None
+    path = path_for(sha256)
+    if not path.exists():
+        return None
+    with Image.open(path) as image:
+        return StoredImage(sha256, path.stat().st_size, *image.size)
+
+
+def collect(kept_hashes: list[str], uploads: list) -> tuple[list[StoredImage], str | None]:
+    """Photos kept from before plus those uploaded now, stored; and the message for a bad upload, if any."""
+    stored = [image for image in map(kept, kept_hashes) if image is not None]
+    error = None
+    for upload in uploads:
+        try:
+            stored.append(store(upload.read()))
+        except PhotoError as exc:
+            error = str(exc)
+    return stored, error
 
 
 def uploaded_files(files, name: str) -> list:

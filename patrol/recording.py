@@ -25,6 +25,7 @@ from .models import (
     User,
     utcnow,
 )
+from .hazard_flow import notify_new_hazard
 from .photos import StoredImage
 
 NOTE_MAX = 2000
@@ -195,6 +196,7 @@ def _hazard_for_fail(user, check, item, note, observed_utc) -> tuple[Hazard, boo
     db.session.flush()
     db.session.add(HazardEvent(hazard=hazard, actor_id=user.id, action="reported",
                                from_status=None, to_status="reported", note=note, check_id=check.id))
+    notify_new_hazard(hazard)
     return hazard, True
 
 
@@ -277,6 +279,7 @@ def report_hazard(user: User, report: AdhocReport) -> tuple[Hazard, bool]:
     db.session.flush()
     db.session.add(HazardEvent(hazard=hazard, actor_id=user.id, action="reported",
                                to_status="reported", note=hazard.description))
+    notify_new_hazard(hazard)
     for stored in report.photos:
         db.session.add(_photo_row(user, stored, hazard_id=hazard.id))
     try:

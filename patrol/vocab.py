@@ -27,16 +27,43 @@ ROLE = {
 }
 CADENCE = {"daily": _l("Daily"), "weekly": _l("Weekly"), "monthly": _l("Monthly")}
 RESULT = {"pass": _l("Pass"), "fail": _l("Fail"), "na": _l("N/A")}
-EVENT = {
+EVENT = {  # HazardEvent.action: "reported", "seen_again", or a hazard_flow action
     "reported": _l("Reported"),
     "seen_again": _l("Seen again"),
-    "assigned": _l("Assigned"),
-    "rectified": _l("Marked fixed"),
-    "verified": _l("Verified"),
-    "rejected": _l("Fix rejected"),
-    "dismissed": _l("Dismissed"),
-    "escalated": _l("Escalated"),
-    "deescalated": _l("Escalation withdrawn"),
+    "assign": _l("Assigned"),
+    "dismiss": _l("Dismissed"),
+    "rectify": _l("Marked fixed"),
+    "request_extension": _l("Extension requested"),
+    "approve_extension": _l("Extension approved"),
+    "refuse_extension": _l("Extension refused"),
+    "verify": _l("Verified"),
+    "reject": _l("Fix rejected"),
+    "escalate": _l("Escalated"),
+    "deescalate": _l("Escalation withdrawn"),
+}
+
+ACTION = {  # what a hazard_flow action's button says
+    "assign": _l("Assign"),
+    "dismiss": _l("Dismiss"),
+    "rectify": _l("Mark fixed"),
+    "request_extension": _l("Ask for more time"),
+    "approve_extension": _l("Approve the extension"),
+    "refuse_extension": _l("Refuse the extension"),
+    "verify": _l("Verify the fix"),
+    "reject": _l("Reject the fix"),
+    "escalate": _l("Escalate"),
+    "deescalate": _l("Withdraw the escalation"),
+}
+NOTICE = {  # Notification.kind
+    "reported": _l("New hazard reported"),
+    "assigned": _l("Assigned to you"),
+    "rectified": _l("Fixed, please verify"),
+    "extension_requested": _l("More time requested"),
+    "extension_approved": _l("Extension approved"),
+    "extension_refused": _l("Extension refused"),
+    "verified": _l("Your fix was verified"),
+    "rejected": _l("Your fix was rejected"),
+    "overdue": _l("Overdue"),
 }
 
 
@@ -46,5 +73,5 @@ def choices(mapping: dict) -> list[tuple[str, str]]:
 
 TEMPLATE_GLOBALS = {
     "STATUS": STATUS, "SEVERITY": SEVERITY, "CATEGORY": CATEGORY, "ROLE": ROLE,
-    "CADENCE": CADENCE, "RESULT": RESULT, "EVENT": EVENT,
+    "CADENCE": CADENCE, "RESULT": RESULT, "EVENT": EVENT, "ACTION": ACTION, "NOTICE": NOTICE,
 }

@@ -8,13 +8,10 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from werkzeug.security import generate_password_hash
 
-from helpers import PASSWORD, ROLES, Auth, make_app
+from helpers import FAST_HASH, ROLES, Auth, make_app
 
 PG_URL = os.environ.get("PATROL_TEST_DATABASE_URL", "")
-# The real (slow, by design) password hash once, not once per user per test.
-FAST_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 

@@ -4,8 +4,11 @@ import os
 import re
 
 from PIL import Image
+from werkzeug.security import generate_password_hash
 
 PASSWORD = "password123"
+# A cheap hash of PASSWORD made once: the real method is slow by design.
+FAST_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 ROLES = ("guard", "repairer", "officer", "admin", "viewer")
 
 

@@ -9,6 +9,8 @@ ALL = set(ROLES)
 STAFF = {"officer", "admin", "viewer"}
 CHECKERS = {"guard", "officer", "admin"}
 ADMIN = {"admin"}
+MANAGERS = {"officer", "admin"}
+WORKERS = {"guard", "repairer", "officer", "admin"}
 
 # endpoint -> roles allowed; None = public. Every endpoint of the app must be listed here.
 POLICY = {
@@ -22,12 +24,21 @@ POLICY = {
     "scan.go": ALL,
     "scan.report": CHECKERS,
     "hazards.index": STAFF,
-    "hazards.detail": STAFF,
+    "hazards.detail": STAFF,  # and the hazard's assignee: tested in test_hazard_loop.py
+    "hazards.queue": STAFF,
+    "hazards.bulk_assign": MANAGERS,
+    "hazards.act": MANAGERS,  # with action=dismiss; who may take which action: test_hazard_loop.py
+    "tasks.index": WORKERS,
+    "notifications.index": ALL,
+    "notifications.read_all": ALL,
+    "notifications.badges": None,  # anonymous get 204, not the login page: tested in test_hazard_loop.py
     "hazards.photo": "photo",  # depends on the photo: tested in test_app.py
     "api.points": "api",
     "api.point": "api",
     "api.create_check": "api",
     "api.hazards": "api",
+    "api.hazard": "api",
+    "api.hazard_action": "api",
     "admin.labels": {"admin", "officer"},
     "admin.labels_file": {"admin", "officer"},
 }
@@ -63,7 +74,7 @@ def ids(app, campus):
         db.session.commit()
         return {"token": point.token, "point_id": point.id, "area_id": point.area_id, "type_id": point_type.id,
                 "item_id": item.id, "user_id": guard.id, "hazard_id": hazard.id, "code": point.code,
-                "photo_id": 1, "filename": "app.css"}
+                "action": "dismiss", "photo_id": 1, "filename": "app.css"}
 
 
 def routes(app, ids):

@@ -169,3 +169,69 @@ def test_revoked_token_and_inactive_user_are_refused(app, campus, client, tokens
 def test_token_create_for_unknown_user_fails(app, campus):
     result = app.test_cli_runner().invoke(args=["token", "create", "nobody"])
     assert result.exit_code != 0 and "No user nobody" in result.output
+
+
+def test_hazard_loop_through_the_api(app, campus, client, tokens):
+    """assign → rectify (base64 photo) → verify, with the same refusals as the screens."""
+    import base64
+
+    from helpers import jpeg_bytes
+
+    opened = client.post("/api/v1/checks", json=check_body(), headers=bearer(tokens["guard"])).get_json()
+    hazard_id = opened["hazards_opened"][0]["id"]
+    url = f"/api/v1/hazards/{hazard_id}/actions"
+
+    refused = client.post(url, json={"action": "assign", "assignee": "repairer"}, headers=bearer(tokens["guard"]))
+    assert refused.status_code == 403
+    wrong_state = client.post(url, json={"action": "verify"}, headers=bearer(tokens["officer"]))
+    assert wrong_state.status_code == 409 and wrong_state.get_json()["error"]
+    bad = client.post(url, json={"action": "assign", "assignee": "nobody"}, headers=bearer(tokens["officer"]))
+    assert bad.status_code == 422 and "assignee" in bad.get_json()["fields"]
+    unknown = client.post(url, json={"action": "explode"}, headers=bearer(tokens["officer"]))
+    assert unknown.status_code == 422 and "action" in unknown.get_json()["fields"]
+
+    assigned = client.post(url, json={"action": "assign", "assignee": "repairer", "deadline": "2099-01-31",
+                                      "measures": "已设置警示带"}, headers=bearer(tokens["officer"]))
+    body = assigned.get_json()
+    assert assigned.status_code == 200, body
+    assert body["hazard"]["status"] == "assigned" and body["hazard"]["assignee"] == "repairer"
+    assert body["hazard"]["deadline"] == "2099-01-31" and body["hazard"]["overdue"] is False
+    assert body["event"]["action"] == "assign" and body["event"]["new_assignee"] == "repairer"
+
+    no_photo = client.post(url, json={"action": "rectify", "note": "已清理"}, headers=bearer(tokens["repairer"]))
+    assert no_photo.status_code == 422 and "photo" in no_photo.get_json()["fields"]
+    not_image = client.post(url, json={"action": "rectify", "note": "已清理", "photos": ["bm90IGFuIGltYWdl"]},
+                            headers=bearer(tokens["repairer"]))
+    assert not_image.status_code == 422 and "photo" in not_image.get_json()["fields"]
+    photo = base64.b64encode(jpeg_bytes()).decode()
+    fixed = client.post(url, json={"action": "rectify", "note": "已清理", "photos": [photo]},
+                        headers=bearer(tokens["repairer"]))
+    assert fixed.status_code == 200 and fixed.get_json()["hazard"]["rectified_by"] == "repairer"
+    assert fixed.get_json()["event"]["photos"] == 1
+
+    verified = client.post(url, json={"action": "verify"}, headers=bearer(tokens["officer"]))
+    assert verified.status_code == 200 and verified.get_json()["hazard"]["status"] == "verified"
+
+    detail = client.get(f"/api/v1/hazards/{hazard_id}", headers=bearer(tokens["viewer"])).get_json()
+    assert [e["action"] for e in detail["events"]] == ["reported", "assign", "rectify", "verify"]
+    assert detail["verified_by"] == "officer" and detail["allowed_actions"] == []
+    assert client.get("/api/v1/hazards/99999", headers=bearer(tokens["viewer"])).status_code == 404
+
+
+def test_officer_cannot_verify_own_fix_through_the_api(app, campus, client, tokens):
+    import io
+
+    from helpers import jpeg_bytes
+
+    opened = client.post("/api/v1/checks", json=check_body(), headers=bearer(tokens["guard"])).get_json()
+    url = f"/api/v1/hazards/{opened['hazards_opened'][0]['id']}/actions"
+    client.post(url, json={"action": "assign", "assignee": "officer"}, headers=bearer(tokens["officer"]))
+    # multipart works too, for clients that upload files
+    fixed = client.post(url, data={"action": "rectify", "note": "自己修好了",
+                                   "photo": (io.BytesIO(jpeg_bytes()), "after.jpg")},
+                        headers=bearer(tokens["officer"]), content_type="multipart/form-data")
+    assert fixed.status_code == 200
+    own = client.post(url, json={"action": "verify"}, headers=bearer(tokens["officer"]))
+    assert own.status_code == 409
+    other = client.post(url, json={"action": "verify"}, headers=bearer(tokens["admin"]))
+    assert other.status_code == 200 and other.get_json()["hazard"]["verified_by"] == "admin"

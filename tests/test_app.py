@@ -35,7 +35,12 @@ def test_patrol_init_creates_and_upgrades_idempotently(tmp_path, monkeypatch):
 
         keys = db.session.execute(text("SELECT key FROM point_type ORDER BY key")).scalars().all()
         assert keys == sorted(["canteen_gas", "classroom", "dorm", "exit", "extinguisher", "gate", "hydrant", "panel"])
-        assert db.session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        from alembic.script import ScriptDirectory
+
+        from patrol.database import alembic_config
+
+        head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+        assert db.session.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
         db.engine.dispose()
 
 

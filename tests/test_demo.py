@@ -154,7 +154,9 @@ def test_every_check_has_one_result_per_active_item(app, demo):
 
 def test_demo_hazards_follow_the_recording_rules_and_the_hazard_loop(app, demo):
     from patrol.extensions import db
+    from patrol.hazard_flow import ACTIONS
     from patrol.models import HAZARD_STATES, OPEN_HAZARD_STATES, CheckResult, Check, Hazard, HazardEvent
+    from patrol.vocab import EVENT
 
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     with app.app_context():
@@ -169,6 +171,7 @@ def test_demo_hazards_follow_the_recording_rules_and_the_hazard_loop(app, demo):
     assert {h.status for h in hazards} == set(HAZARD_STATES)
     assert any(h.escalated for h in hazards)
     assert sum(h.severity == "major" for h in hazards) >= 2
+    assert {e.action for trail in events.values() for e in trail} <= set(EVENT)  # the screens have words for all
 
     adhoc = [h for h in hazards if h.point_id is None]
     assert len(adhoc) >= 3
@@ -198,9 +201,7 @@ def test_demo_hazards_follow_the_recording_rules_and_the_hazard_loop(app, demo):
                 assert status in OPEN_HAZARD_STATES and event.to_status == status
             status = event.to_status
         assert status == h.status
-        assert h.escalated == any(e.action == "escalated" for e in trail)
-        assert {e.action for e in trail} <= {"reported", "seen_again", "assigned", "rectified", "verified",
-                                             "dismissed", "escalated", "rejected"}
+        assert {e.action for e in trail} <= {"reported", "seen_again"} | set(ACTIONS)
         if h.point_id is not None:
             assert check_point[h.source_check_id] == h.point_id and trail[0].check_id == h.source_check_id
             for event in trail:
@@ -221,10 +222,205 @@ def test_demo_hazards_follow_the_recording_rules_and_the_hazard_loop(app, demo):
             assert closed and closed[0] <= later.first_seen_at
 
 
+def utc_to_local_day(moment: datetime) -> date:
+    return moment.replace(tzinfo=timezone.utc).astimezone(BEIJING).date()
+
+
+def replay(hazard, trail, roles, after_photos, initial_severity) -> dict:
+    """Replay a hazard's events by the rules of hazard_flow: each one allowed then and chained to the one
+    before; returns the state they leave, which the hazard's own columns must equal."""
+    from patrol.hazard_flow import ACTIONS, MANAGERS, WORKERS
+
+    state = {"status": "reported", "escalated": False, "assignee_id": None, "deadline": None,
+             "severity": initial_severity, "rectified_by_id": None, "rectified_at": None, "verified_by_id": None,
+             "verified_at": None, "closed_at": None, "extension_until": None, "extension_reason": ""}
+    for event in trail[1:]:
+        where = (hazard.id, event.id, event.action)
+        if event.action == "seen_again":
+            assert (event.old_assignee_id, event.new_assignee_id, event.old_deadline, event.new_deadline,
+                    event.old_severity, event.new_severity) == (None,) * 6, where
+            continue
+        roles_allowed, from_states = ACTIONS[event.action]
+        assert roles[event.actor_id] in roles_allowed, where
+        assert event.from_status == state["status"] and event.from_status in from_states, where
+        assert (event.old_assignee_id, event.old_deadline, event.old_severity) == \
+            (state["assignee_id"], state["deadline"], state["severity"]), where
+        day = utc_to_local_day(event.at)
+        action = event.action
+        if action == "assign":
+            assert roles[event.new_assignee_id] in WORKERS, where
+            assert event.new_deadline is not None, where
+            assert event.new_deadline == state["deadline"] or event.new_deadline >= day, where
+            state.update(status="assigned", assignee_id=event.new_assignee_id, deadline=event.new_deadline,
+                         severity=event.new_severity)
+        elif action == "rectify":
+            assert roles[event.actor_id] in MANAGERS or event.actor_id == state["assignee_id"], where
+            assert event.note, where
+            photos = after_photos.get(event.id, [])  # perform refuses a fix without a photo
+            assert photos and all(p.hazard_id == hazard.id and p.uploaded_by_id == event.actor_id
+                                  and p.created_at == event.at for p in photos), where
+            state.update(status="rectified", rectified_by_id=event.actor_id, rectified_at=event.at,
+                         extension_until=None, extension_reason="")
+        elif action == "request_extension":
+            assert event.actor_id == state["assignee_id"] and state["extension_until"] is None, where
+            assert event.note and event.new_deadline > state["deadline"] and event.new_deadline >= day, where
+            state.update(extension_until=event.new_deadline, extension_reason=event.note)
+        elif action == "approve_extension":
+            assert state["extension_until"] is not None, where
+            state.update(deadline=state["extension_until"], extension_until=None, extension_reason="")
+        elif action == "refuse_extension":
+            assert state["extension_until"] is not None and event.note, where
+            state.update(extension_until=None, extension_reason="")
+        elif action == "verify":
+            assert event.actor_id != state["rectified_by_id"], where  # nobody verifies their own fix
+            state.update(status="verified", verified_by_id=event.actor_id, verified_at=event.at,
+                         closed_at=event.at, extension_until=None, extension_reason="")
+        elif action == "reject":
+            assert event.note and (event.new_deadline == state["deadline"] or event.new_deadline >= day), where
+            state.update(status="assigned", deadline=event.new_deadline)
+        elif action == "dismiss":
+            assert event.note, where
+            state.update(status="dismissed", closed_at=event.at, extension_until=None, extension_reason="")
+        elif action in ("escalate", "deescalate"):
+            assert event.note and state["escalated"] == (action == "deescalate"), where
+            state["escalated"] = action == "escalate"
+        assert event.to_status == state["status"], where
+        assert (event.new_assignee_id, event.new_severity) == (state["assignee_id"], state["severity"]), where
+        expected_deadline = state["extension_until"] if action == "request_extension" else state["deadline"]
+        assert event.new_deadline == expected_deadline, where
+        if action not in ("rectify",):
+            assert not after_photos.get(event.id), where
+    return state
+
+
+def test_demo_hazards_replay_by_the_rectification_rules(app, demo):
+    """Every hazard's columns are what its events, replayed through hazard_flow's rules, leave behind."""
+    from patrol.extensions import db
+    from patrol.hazard_flow import is_overdue, local_today
+    from patrol.models import OPEN_HAZARD_STATES, Campus, ChecklistItem, Hazard, HazardEvent, Photo, User
+
+    with app.app_context():
+        campus = db.session.scalars(select(Campus)).one()
+        hazards = db.session.scalars(select(Hazard).order_by(Hazard.id)).all()
+        events = defaultdict(list)
+        for event in db.session.scalars(select(HazardEvent).order_by(HazardEvent.id)):
+            events[event.hazard_id].append(event)
+        roles = dict(db.session.execute(select(User.id, User.role)).all())
+        item_severity = dict(db.session.execute(select(ChecklistItem.id, ChecklistItem.severity)).all())
+        after_photos = defaultdict(list)
+        for photo in db.session.scalars(select(Photo).where(Photo.kind == "after")):
+            after_photos[photo.event_id].append(photo)
+        today = local_today(campus.timezone)
+        overdue = {h.id: is_overdue(h, today) for h in hazards}
+        db.session.expunge_all()
+    assert (campus.deadline_days_general, campus.deadline_days_major) == (7, 3)
+    assert None not in after_photos  # every after-photo belongs to the fix it shows
+
+    for h in hazards:
+        trail = events[h.id]
+        state = replay(h, trail, roles, after_photos, item_severity[h.item_id] if h.item_id else "general")
+        columns = {key: getattr(h, key) for key in state}
+        assert columns == state, h.id
+        flow = [e for e in trail if e.action not in ("reported", "seen_again")]
+        for before, after in zip(flow, flow[1:]):  # each event takes up where the one before left off
+            if before.action != "request_extension":  # its new_deadline is the date asked for
+                assert after.old_deadline == before.new_deadline, (h.id, after.id)
+            assert (after.old_assignee_id, after.old_severity) == (before.new_assignee_id, before.new_severity)
+        if h.status in ("assigned", "rectified", "verified"):
+            assert h.assignee_id is not None and h.deadline is not None, h.id
+        if h.status == "verified":
+            assert h.rectified_by_id and h.verified_by_id and h.verified_by_id != h.rectified_by_id, h.id
+            assert h.rectified_at < h.verified_at == h.closed_at, h.id
+        if h.status == "dismissed":
+            assert h.closed_at == trail[-1].at and trail[-1].action == "dismiss", h.id
+        if h.status in OPEN_HAZARD_STATES:
+            assert h.closed_at is None and h.verified_by_id is None, h.id
+        if h.severity == "major" and h.assignee_id is not None:
+            assert h.measures and not h.measures.isascii(), h.id  # control measures while it is being fixed
+        if h.overdue_notified_at is not None and h.is_open:
+            assert h.deadline < utc_to_local_day(h.overdue_notified_at), h.id
+
+    open_hazards = [h for h in hazards if h.is_open]
+    assert any(overdue[h.id] for h in open_hazards)
+    assert any(not overdue[h.id] for h in open_hazards if h.status == "assigned")
+    assert all(h.overdue_notified_at is None or h.overdue_notified_at <= datetime.now(timezone.utc).replace(
+        tzinfo=None) for h in hazards)
+    pending = [h for h in hazards if h.extension_until is not None]
+    assert 1 <= len(pending) <= 4
+    for h in pending:
+        asked = [e for e in events[h.id] if e.action == "request_extension"][-1]
+        assert h.status == "assigned" and h.extension_until == asked.new_deadline > h.deadline
+        assert h.extension_reason == asked.note and not h.extension_reason.isascii()
+    approved = [e for trail in events.values() for e in trail if e.action == "approve_extension"]
+    assert approved and all(e.new_deadline > e.old_deadline for e in approved)
+    deadlines = Counter((e.new_deadline - utc_to_local_day(e.at)).days for trail in events.values()
+                        for e in trail if e.action == "assign" and e.old_assignee_id is None)
+    assert deadlines[7] and deadlines[3]  # the campus defaults, by severity
+    assert len(deadlines) > 2  # and now and then a date of the officer's own
+    assert {roles[h.rectified_by_id] for h in hazards if h.rectified_by_id} >= {"repairer"}
+    assert any(h.verified_by_id and roles[h.verified_by_id] == "officer" for h in hazards)
+
+
+def test_demo_notifications_are_the_ones_the_loop_would_send(app, demo):
+    """Notifications follow the events that send them; unread ones still ask something of their reader."""
+    from patrol.extensions import db
+    from patrol.hazard_flow import is_overdue, local_today
+    from patrol.models import Campus, Hazard, HazardEvent, Notification, User
+
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    sent_by = {"assigned": "assign", "rectified": "rectify", "extension_requested": "request_extension",
+               "extension_approved": "approve_extension", "extension_refused": "refuse_extension",
+               "verified": "verify", "rejected": "reject", "reported": "reported"}
+    with app.app_context():
+        campus = db.session.scalars(select(Campus)).one()
+        today = local_today(campus.timezone)
+        users = {u.id: u for u in db.session.scalars(select(User))}
+        hazards = {h.id: h for h in db.session.scalars(select(Hazard))}
+        events = defaultdict(list)
+        for event in db.session.scalars(select(HazardEvent)):
+            events[event.hazard_id].append(event)
+        notices = db.session.scalars(select(Notification).order_by(Notification.id)).all()
+        overdue = {h.id: is_overdue(h, today) for h in hazards.values()}
+        db.session.expunge_all()
+    assert notices
+    assert [n.created_at for n in notices] == sorted(n.created_at for n in notices)
+    unread = Counter()
+    for n in notices:
+        hazard, user = hazards[n.hazard_id], users[n.user_id]
+        assert n.created_at <= now and (n.read_at is None or n.created_at <= n.read_at <= now), n.id
+        if n.kind == "overdue":  # the deadline then (an extension may have moved it since) had passed
+            then = [e for e in sorted(events[hazard.id], key=lambda e: e.id) if e.at < n.created_at
+                    and e.action not in ("reported", "seen_again", "request_extension")]
+            assert then[-1].new_deadline < utc_to_local_day(n.created_at), n.id
+            assert then[-1].to_status in ("assigned", "rectified"), n.id
+            assert user.role == "officer" or user.id == hazard.assignee_id, n.id
+        else:
+            cause = [e for e in events[hazard.id] if e.action == sent_by[n.kind] and e.at == n.created_at]
+            assert cause and cause[0].actor_id != user.id and cause[0].note == n.note, n.id
+            if n.kind in ("rectified", "extension_requested", "reported"):
+                assert user.role == "officer", n.id
+            elif n.kind == "verified":
+                assert user.id == hazard.rectified_by_id, n.id
+            else:
+                assert user.id == cause[0].new_assignee_id, n.id
+        if n.read_at is None:
+            unread[(user.username, n.kind)] += 1
+            assert {"assigned": hazard.status == "assigned" and hazard.assignee_id == user.id,
+                    "rejected": hazard.status == "assigned" and hazard.assignee_id == user.id,
+                    "rectified": hazard.status == "rectified",
+                    "extension_requested": hazard.extension_until is not None,
+                    "reported": hazard.status == "reported",
+                    "overdue": overdue[hazard.id]}.get(n.kind, True), n.id
+    # The badges of the demo logins show something.
+    assert unread[("repairer", "assigned")] and unread[("officer", "rectified")]
+    assert unread[("officer", "extension_requested")] and unread[("officer", "reported")]
+    assert any(n.read_at is not None for n in notices)
+
+
 def test_demo_photos_are_stored_and_attached_to_failed_items(app, demo):
     from patrol import photos
     from patrol.extensions import db
-    from patrol.models import CheckResult, Hazard, Photo
+    from patrol.models import CheckResult, Hazard, HazardEvent, Photo
 
     with app.app_context():
         stored = db.session.scalars(select(Photo)).all()
@@ -240,6 +436,12 @@ def test_demo_photos_are_stored_and_attached_to_failed_items(app, demo):
             assert db.session.get(Hazard, p.hazard_id).item_key == p.item_key
         adhoc = db.session.scalars(select(Hazard).where(Hazard.point_id.is_(None))).all()
         assert all(h.photos for h in adhoc)
+        for p in stored:  # after-photos show a fix and hang on its event; the others on none
+            if p.kind == "after":
+                event = db.session.get(HazardEvent, p.event_id)
+                assert event.action == "rectify" and event.hazard_id == p.hazard_id and p.check_id is None
+            else:
+                assert p.event_id is None
 
 
 def test_demo_leaves_the_database_ready_for_real_work(app, demo):
@@ -308,7 +510,7 @@ def test_same_seed_same_school_and_holidays_are_quiet(tmp_path, sqlite_template)
     from helpers import make_app
     from patrol.demo import build_demo
     from patrol.extensions import db
-    from patrol.models import Check, CheckResult, Hazard, Point, PointType
+    from patrol.models import Check, CheckResult, Hazard, HazardEvent, Notification, Point, PointType
     from patrol.setup import ensure_point_types
 
     moment = datetime(2026, 10, 9, 12, 0, tzinfo=timezone.utc)  # 20:00 in Beijing
@@ -326,10 +528,16 @@ def test_same_seed_same_school_and_holidays_are_quiet(tmp_path, sqlite_template)
             results = db.session.execute(select(CheckResult.check_id, CheckResult.item_key, CheckResult.result,
                                                 CheckResult.note).order_by(CheckResult.id)).all()
             hazards = db.session.execute(select(Hazard.status, Hazard.description, Hazard.first_seen_at,
-                                                Hazard.times_seen).order_by(Hazard.id)).all()
+                                                Hazard.times_seen, Hazard.assignee_id, Hazard.deadline,
+                                                Hazard.verified_by_id, Hazard.extension_until)
+                                         .order_by(Hazard.id)).all()
+            events = db.session.execute(select(HazardEvent.hazard_id, HazardEvent.action, HazardEvent.at,
+                                               HazardEvent.new_deadline).order_by(HazardEvent.id)).all()
+            notices = db.session.execute(select(Notification.user_id, Notification.kind, Notification.created_at,
+                                                Notification.read_at).order_by(Notification.id)).all()
             db.session.remove()
             db.engine.dispose()
-        return checks, results, hazards
+        return checks, results, hazards, events, notices
 
     first = snapshot("first", 2026)
     assert first == snapshot("second", 2026)

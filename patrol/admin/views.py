@@ -426,3 +426,4 @@ def labels_file():
     pdf = labels_pdf(chosen, size=form.size.data, title=_("%(school)s · QR labels", school=chosen[0].school))
     return send_file(io.BytesIO(pdf), mimetype="application/pdf", as_attachment=True,
                      download_name=f"qr-labels-{form.size.data}.pdf")
+from . import settings  # noqa: F401

@@ -1,6 +1,8 @@
 """JSON API v1 for integrations and the offline client; bearer tokens; documented in docs/api.md."""
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime, timedelta, timezone
 from functools import wraps
 
@@ -8,9 +10,11 @@ from flask import Blueprint, g, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from .. import photos
 from ..extensions import db
+from ..hazard_flow import ACTIONS, ActionInput, ActionRefused, allowed_actions, is_overdue, local_today, perform, refusal
 from ..hazard_list import STATUS_FILTERS, HazardFilter
-from ..models import ApiToken, Check, Hazard, HazardEvent, Point, utcnow
+from ..models import ApiToken, Campus, Check, Hazard, HazardEvent, Point, User, utcnow
 from ..recording import (
     CheckSubmission,
     Conflict,
@@ -97,7 +101,8 @@ def check_json(check: Check) -> dict:
     }
 
 
-def hazard_json(hazard: Hazard) -> dict:
+def hazard_json(hazard: Hazard, today=None) -> dict:
+    today = today or local_today(hazard_campus_tz(hazard))
     return {
         "id": hazard.id,
         "point": hazard.point.code if hazard.point else None,
@@ -112,7 +117,114 @@ def hazard_json(hazard: Hazard) -> dict:
         "last_seen_at": iso(hazard.last_seen_at),
         "times_seen": hazard.times_seen,
         "source_check": hazard.source_check.client_uuid if hazard.source_check else None,
+        "assignee": hazard.assignee.username if hazard.assignee else None,
+        "deadline": hazard.deadline.isoformat() if hazard.deadline else None,
+        "overdue": is_overdue(hazard, today),
+        "measures": hazard.measures,
+        "extension_requested": ({"until": hazard.extension_until.isoformat(), "reason": hazard.extension_reason}
+                                if hazard.extension_until else None),
+        "rectified_by": hazard.rectified_by.username if hazard.rectified_by else None,
+        "rectified_at": iso(hazard.rectified_at),
+        "verified_by": hazard.verified_by.username if hazard.verified_by else None,
+        "verified_at": iso(hazard.verified_at),
     }
+
+
+def event_json(event: HazardEvent) -> dict:
+    def day(value):
+        return value.isoformat() if value else None
+
+    return {
+        "id": event.id,
+        "action": event.action,
+        "actor": event.actor.username if event.actor else None,
+        "at": iso(event.at),
+        "from_status": event.from_status,
+        "to_status": event.to_status,
+        "note": event.note,
+        "old_assignee": event.old_assignee.username if event.old_assignee else None,
+        "new_assignee": event.new_assignee.username if event.new_assignee else None,
+        "old_deadline": day(event.old_deadline),
+        "new_deadline": day(event.new_deadline),
+        "old_severity": event.old_severity,
+        "new_severity": event.new_severity,
+        "check": event.check.client_uuid if event.check else None,
+        "photos": len(event.photos),
+    }
+
+
+def hazard_campus_tz(hazard: Hazard) -> str:
+    campus = db.session.get(Campus, hazard.campus_id)
+    return campus.timezone if campus else "Asia/Shanghai"
+
+
+def campus_hazard(hazard_id: int) -> Hazard | None:
+    hazard = db.session.get(Hazard, hazard_id)
+    return hazard if hazard is not None and hazard.campus_id == g.api_user.campus_id else None
+
+
+@bp.route("/hazards/<int:hazard_id>")
+@token_required(*READERS, *CHECKERS, "repairer")
+def hazard(hazard_id):
+    found = campus_hazard(hazard_id)
+    if found is None:
+        return error(404, _("No such hazard."))
+    return jsonify(dict(hazard_json(found), events=[event_json(e) for e in found.events],
+                        allowed_actions=allowed_actions(found, g.api_user)))
+
+
+@bp.route("/hazards/<int:hazard_id>/actions", methods=["POST"])
+@token_required(*READERS, *CHECKERS, "repairer")
+def hazard_action(hazard_id):
+    """Take an action on a hazard under the same rules as the screens (403, 409, 422 as they say)."""
+    found = campus_hazard(hazard_id)
+    if found is None:
+        return error(404, _("No such hazard."))
+    if request.mimetype == "multipart/form-data":
+        body, uploads = request.form, photos.uploaded_files(request.files, "photo")
+        raw_photos = [upload.read() for upload in uploads]
+    else:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return error(400, _("The body must be a JSON object."))
+        raw_photos, problem = decode_photos(body.get("photos"))
+        if problem:
+            return error(422, _("Please correct the marked fields."), {"photos": problem})
+    action = body.get("action")
+    if not isinstance(action, str) or not action:
+        return error(422, _("Please correct the marked fields."), {"action": ", ".join(ACTIONS)})
+    data = dict(body.items()) if hasattr(body, "items") else {}
+    assignee = data.get("assignee")
+    if isinstance(assignee, str) and assignee and not assignee.isdigit():
+        user = db.session.scalar(select(User).where(User.username == assignee,
+                                                    User.campus_id == g.api_user.campus_id))
+        data["assignee"] = user.id if user else -1
+    problem = refusal(found, g.api_user, action)
+    if problem:
+        return error(problem.status, problem.message, problem.fields)
+    stored = []
+    for raw in raw_photos:
+        try:
+            stored.append(photos.store(raw))
+        except photos.PhotoError as exc:
+            return error(422, _("Please correct the marked fields."), {"photo": str(exc)})
+    try:
+        event = perform(found, g.api_user, action, ActionInput.from_mapping(data, photos=stored))
+    except ActionRefused as exc:
+        return error(exc.status, exc.message, exc.fields)
+    return jsonify({"hazard": hazard_json(found), "event": event_json(event)})
+
+
+def decode_photos(raw) -> tuple[list[bytes], str | None]:
+    """JSON photos are base64 strings; a bad one is a field error, not a 500."""
+    if raw in (None, []):
+        return [], None
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        return [], _("A list of base64-encoded images.")
+    try:
+        return [base64.b64decode(item, validate=True) for item in raw], None
+    except (binascii.Error, ValueError):
+        return [], _("A list of base64-encoded images.")
 
 
 def campus_point(code: str) -> Point | None:
@@ -217,7 +329,8 @@ def hazards():
         filters.since = since.astimezone(timezone.utc).replace(tzinfo=None)
     limit = min(int(request.args.get("limit", "500")) if request.args.get("limit", "").isdigit() else 500, 5000)
     rows = db.session.scalars(filters.statement(g.api_user.campus_id).limit(limit)).all()
-    return jsonify({"hazards": [hazard_json(h) for h in rows], "generated_at": iso(utcnow())})
+    today = local_today(g.api_user.campus.timezone) if g.api_user.campus else None
+    return jsonify({"hazards": [hazard_json(h, today) for h in rows], "generated_at": iso(utcnow())})
 
 
 @bp.errorhandler(404)

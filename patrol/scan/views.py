@@ -1,7 +1,6 @@
 """What a guard does with a phone: open a point's check form from its QR code, submit it, report hazards."""
 from __future__ import annotations
 
-import re
 import uuid
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -28,7 +27,6 @@ from ..recording import (
 bp = Blueprint("scan", __name__)
 
 CHECKERS = ("guard", "officer", "admin")
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def get_point(token: str) -> Point:
@@ -78,17 +76,11 @@ def submit_check(token):
         errors["form"] = observed_error
     stored, kept = {}, {}
     for item in items:
-        kept[item.key] = [sha for sha in form.getlist(f"kept-{item.key}")
-                          if SHA256.match(sha) and photos.path_for(sha).exists()]
-        stored[item.key] = [photos.StoredImage(sha, 0, 0, 0) for sha in kept[item.key]]
-        for upload in photos.uploaded_files(request.files, f"photo-{item.key}"):
-            try:
-                image = photos.store(upload.read())
-            except photos.PhotoError as exc:
-                errors[item.key] = str(exc)
-                continue
-            stored[item.key].append(image)
-            kept[item.key].append(image.sha256)
+        stored[item.key], photo_error = photos.collect(
+            form.getlist(f"kept-{item.key}"), photos.uploaded_files(request.files, f"photo-{item.key}"))
+        kept[item.key] = [image.sha256 for image in stored[item.key]]
+        if photo_error:
+            errors[item.key] = photo_error
     for key, message in validate_results(point, values, {k: len(v) for k, v in stored.items()},
                                          require_photos=True).items():
         errors.setdefault(key, message)
@@ -97,7 +89,7 @@ def submit_check(token):
     submission = CheckSubmission(
         client_uuid=client_uuid, point=point, observed_at=observed_at,
         observed_raw=form.get("observed_at", "").strip(), results=values,
-        photos={k: [complete(s) for s in v] for k, v in stored.items() if v},
+        photos={k: v for k, v in stored.items() if v},
     )
     try:
         outcome = record_check(current_user, submission)
@@ -105,18 +97,6 @@ def submit_check(token):
         errors["form"] = str(exc.message)
         return render_check_errors(point, str(uuid.uuid4()), values, kept, errors, 409)
     return render_template("scan/done.html", point=point, outcome=outcome), (201 if outcome.created else 200)
-
-
-def complete(image: photos.StoredImage) -> photos.StoredImage:
-    """A kept photo known only by its hash, with its size read back from the stored file."""
-    if image.size:
-        return image
-    from PIL import Image
-
-    path = photos.path_for(image.sha256)
-    with Image.open(path) as img:
-        width, height = img.size
-    return photos.StoredImage(image.sha256, path.stat().st_size, width, height)
 
 
 def render_check_errors(point, client_uuid, values, kept, errors, status):
@@ -175,16 +155,11 @@ def report():
         client_uuid = valid_uuid(values.get("client_uuid", ""))
         if client_uuid is None:
             errors["form"] = _("This form is damaged (no submission id). Reload the page and try again.")
-        kept = [sha for sha in request.form.getlist("kept") if SHA256.match(sha) and photos.path_for(sha).exists()]
-        stored = [photos.StoredImage(sha, 0, 0, 0) for sha in kept]
-        for upload in photos.uploaded_files(request.files, "photo"):
-            try:
-                image = photos.store(upload.read())
-            except photos.PhotoError as exc:
-                errors["photo"] = str(exc)
-                continue
-            stored.append(image)
-            kept.append(image.sha256)
+        stored, photo_error = photos.collect(request.form.getlist("kept"),
+                                             photos.uploaded_files(request.files, "photo"))
+        kept = [image.sha256 for image in stored]
+        if photo_error:
+            errors["photo"] = photo_error
         for key, message in validate_adhoc(values.get("category", ""), values.get("description", ""),
                                            values.get("location", ""), point if not errors.get("point") else None).items():
             errors.setdefault(key, message)
@@ -192,7 +167,7 @@ def report():
             adhoc = AdhocReport(client_uuid=client_uuid, campus_id=current_user.campus_id, point=point,
                                 area_id=area_id, location=values.get("location", ""),
                                 category=values["category"], description=values["description"],
-                                photos=[complete(s) for s in stored])
+                                photos=stored)
             try:
                 hazard, created = report_hazard(current_user, adhoc)
             except Conflict as exc:

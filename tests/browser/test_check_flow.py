@@ -64,6 +64,7 @@ def test_guard_fails_item_with_photo_and_officer_sees_hazard(app, live_server, p
     log_in(officer, live_server, "officer", "/hazards", locale)
     row = officer.locator("#hazard-list tbody tr").filter(has_text=t["item"])
     expect(row).to_have_count(1)
+    officer.wait_for_load_state("load")  # htmx is deferred: filtering is plain HTML until it runs
     expect(row).to_contain_text(t["status"])
     expect(row).to_contain_text(t["major"])
     # htmx filtering swaps the list and pushes a bookmarkable URL

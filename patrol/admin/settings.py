@@ -1,0 +1,106 @@
+"""Campus settings and the outbound webhook's deliveries: routes on the admin blueprint."""
+from __future__ import annotations
+
+from flask import abort, flash, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import Select, case, func, select
+
+from .. import webhooks
+from ..auth import roles_required
+from ..extensions import db
+from ..models import Campus, WebhookDelivery
+from .forms import EmptyForm
+from .settings_forms import COMMON_TIMEZONES, WEBHOOK_FORMATS, CampusSettingsForm, RetryForm
+from .views import bp, get_own, render_form, require_post_form, see_other
+
+DELIVERIES_PER_PAGE = 50
+DELIVERY_STATUS = {"pending": _l("Waiting"), "sent": _l("Sent"), "failed": _l("Failed")}
+WEBHOOK_KIND = {
+    "major_reported": _l("New major hazard"),
+    "overdue": _l("Hazard overdue"),
+    "rejected": _l("Fix rejected"),
+    "test": _l("Test message"),
+}
+
+
+def own_campus() -> Campus:
+    return current_user.campus or abort(404)
+
+
+def delivery_counts(campus_id: int) -> dict[str, int]:
+    """How many of the campus's deliveries are in each status (missing: none)."""
+    return dict(db.session.execute(
+        select(WebhookDelivery.status, func.count()).where(WebhookDelivery.campus_id == campus_id)
+        .group_by(WebhookDelivery.status)).all())
+
+
+def failed_count(campus_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(WebhookDelivery).where(
+        WebhookDelivery.campus_id == campus_id, WebhookDelivery.status == "failed"))
+
+
+def deliveries_statement(campus_id: int) -> Select:
+    """The campus's deliveries: failed ones first (they need the admin), then newest first."""
+    failed_first = case((WebhookDelivery.status == "failed", 0), else_=1)
+    return (select(WebhookDelivery).where(WebhookDelivery.campus_id == campus_id)
+            .order_by(failed_first, WebhookDelivery.id.desc()))
+
+
+@bp.context_processor
+def webhook_failures():
+    # A function, so only the pages that show the count (the admin index) run the query.
+    return {"failed_webhook_count": lambda: failed_count(current_user.campus_id)}
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@roles_required("admin")
+def settings():
+    campus = own_campus()
+    form = CampusSettingsForm(obj=campus)
+    if form.validate_on_submit():
+        form.fill(campus)
+        db.session.commit()
+        flash(_("Settings saved."))
+        return see_other("admin.settings")
+    return render_form("admin/settings.html", form, campus=campus, button=EmptyForm(),
+                       timezones=COMMON_TIMEZONES, formats=WEBHOOK_FORMATS, counts=delivery_counts(campus.id),
+                       statuses=DELIVERY_STATUS)
+
+
+@bp.route("/settings/test", methods=["POST"])
+@roles_required("admin")
+def send_test_message():
+    require_post_form()
+    if webhooks.enqueue(None, "test", campus=own_campus()) is None:
+        flash(_("Save a webhook URL first: there is nowhere to send the test message."), "error")
+        return see_other("admin.settings")
+    db.session.commit()
+    flash(_("Test message queued: its outcome shows in the list below within a few seconds."))
+    return see_other("admin.webhook_deliveries")
+
+
+@bp.route("/webhooks")
+@roles_required("admin")
+def webhook_deliveries():
+    campus = own_campus()
+    page = db.paginate(deliveries_statement(campus.id), per_page=DELIVERIES_PER_PAGE, error_out=False)
+    return render_template("admin/webhooks.html", campus=campus, page=page, counts=delivery_counts(campus.id),
+                           statuses=DELIVERY_STATUS, kinds=WEBHOOK_KIND)
+
+
+@bp.route("/webhooks/retry", methods=["POST"])
+@roles_required("admin")
+def retry_delivery():
+    form = RetryForm()
+    if not form.validate_on_submit():
+        abort(400)
+    delivery = get_own(WebhookDelivery, form.delivery.data)
+    if delivery.status == "sent":
+        flash(_("This message was already sent."), "error")
+    else:
+        webhooks.retry(delivery)
+        db.session.commit()
+        flash(_("The message will be sent again in a moment."))
+    return see_other("admin.webhook_deliveries")
