@@ -28,6 +28,7 @@ test: install
 
 bench: install
 	$(BIN)/python bench/check_form.py
+	$(BIN)/python bench/reports.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -27,14 +27,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .admin.views import bp as admin_bp
     from .api.views import bp as api_bp
     from .auth.views import bp as auth_bp
+    from .dashboard.views import bp as dashboard_bp
+    from .district.views import bp as district_bp
     from .errors import bp as errors_bp
     from .hazards.views import bp as hazards_bp
     from .home.views import bp as home_bp
     from .notifications.views import bp as notifications_bp
+    from .reports.views import bp as reports_bp
     from .scan.views import bp as scan_bp
     from .tasks.views import bp as tasks_bp
 
-    for blueprint in (auth_bp, home_bp, scan_bp, hazards_bp, tasks_bp, notifications_bp, admin_bp, errors_bp):
+    for blueprint in (auth_bp, home_bp, scan_bp, hazards_bp, tasks_bp, notifications_bp, dashboard_bp,
+                      reports_bp, district_bp, admin_bp, errors_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # bearer tokens, not cookies: no CSRF to forge
     app.register_blueprint(api_bp)

@@ -43,7 +43,7 @@ def default_campus() -> Campus:
 
 def register(app: Flask) -> None:
     """Attach the commands to the app, so `patrol ...` and `flask ...` both find them."""
-    for command in (init, demo, user, token, points, labels, serve, webhooks):
+    for command in (init, demo, user, token, points, labels, rollup, serve, webhooks):
         app.cli.add_command(command)
 
 
@@ -210,6 +210,45 @@ def labels(out, areas, types, size):
         raise click.ClickException("No active points match.")
     out.write_bytes(labels_pdf(labels_for(campus, chosen), size=size, title=f"{campus.name} QR"))
     click.echo(f"{len(chosen)} labels written to {out}")
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The district spreadsheet to write (.xlsx).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="Language of the spreadsheet's headers and words.")
+@with_appcontext
+def rollup(files, out, lang):
+    """Combine schools' monthly report files (JSON) into one district spreadsheet; any bad file writes nothing."""
+    from flask_babel import force_locale
+
+    from .rollup import RollupError, RollupRefused, district_xlsx, roll_up
+
+    with force_locale("en"):
+        loaded, unreadable = [], []
+        for file in files:
+            try:
+                loaded.append((str(file), file.read_bytes()))
+            except OSError as exc:
+                unreadable.append(RollupError(str(file), f"cannot be read ({exc.strerror or exc})"))
+        try:
+            district = roll_up(loaded) if loaded else None
+            errors = unreadable
+        except RollupRefused as refused:
+            errors = unreadable + refused.errors
+        if errors:
+            for error in errors:
+                click.echo(str(error), err=True)
+            raise click.ClickException(f"{out} was not written.")
+    with force_locale(lang):
+        workbook = district_xlsx(district)
+    try:
+        out.write_bytes(workbook)
+    except OSError as exc:
+        raise click.ClickException(f"{out}: cannot be written ({exc.strerror or exc})") from None
+    count = len(district.schools)
+    click.echo(f"{count} {'school' if count == 1 else 'schools'}, month {district.month} → {out}")
 
 
 @click.command()

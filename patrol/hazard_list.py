@@ -9,6 +9,7 @@ from sqlalchemy import Select, case, select
 from .extensions import db
 from .hazard_flow import local_today, overdue_clause
 from .models import CATEGORIES, HAZARD_STATES, OPEN_HAZARD_STATES, SEVERITIES, Campus, Hazard
+from .periods import Period
 
 STATUS_FILTERS = ("open", *HAZARD_STATES)
 
@@ -21,6 +22,8 @@ class HazardFilter:
     area: int | None = None
     since: datetime | None = None  # UTC, naive: last seen at or after
     overdue: bool = False
+    found: Period | None = None  # first seen in this local period, not dismissed
+    verified: Period | None = None  # verified in this local period
 
     @classmethod
     def from_args(cls, args) -> HazardFilter:
@@ -32,11 +35,15 @@ class HazardFilter:
             category=args.get("category", "") if args.get("category", "") in CATEGORIES else "",
             area=int(area) if area.isdigit() else None,
             overdue=args.get("overdue", "") in ("1", "true"),
+            found=_period(args.get("found", "")),
+            verified=_period(args.get("verified", "")),
         )
 
     def as_args(self) -> dict:
         args = {"status": self.status, "severity": self.severity, "category": self.category,
-                "area": self.area or "", "overdue": "1" if self.overdue else ""}
+                "area": self.area or "", "overdue": "1" if self.overdue else "",
+                "found": self.found.label if self.found else "",
+                "verified": self.verified.label if self.verified else ""}
         return {k: v for k, v in args.items() if v}
 
     def statement(self, campus_id: int, today: date | None = None) -> Select:
@@ -54,10 +61,24 @@ class HazardFilter:
             stmt = stmt.where(Hazard.area_id == self.area)
         if self.since:
             stmt = stmt.where(Hazard.last_seen_at >= self.since)
-        if self.overdue:
-            if today is None:
-                campus = db.session.get(Campus, campus_id)
-                today = local_today(campus.timezone if campus else "Asia/Shanghai")
-            stmt = stmt.where(overdue_clause(today))
+        if self.overdue or self.found or self.verified:
+            campus = db.session.get(Campus, campus_id)
+            tz = campus.timezone if campus else "Asia/Shanghai"
+            if self.overdue:
+                stmt = stmt.where(overdue_clause(today or local_today(tz)))
+            if self.found:
+                start, end = self.found.utc_bounds(tz)
+                stmt = stmt.where(Hazard.first_seen_at >= start, Hazard.first_seen_at < end,
+                                  Hazard.status != "dismissed")
+            if self.verified:
+                start, end = self.verified.utc_bounds(tz)
+                stmt = stmt.where(Hazard.verified_at >= start, Hazard.verified_at < end)
         major_first = case((Hazard.severity == "major", 0), else_=1)
         return stmt.order_by(major_first, Hazard.last_seen_at.desc(), Hazard.id.desc())
+
+
+def _period(label: str) -> Period | None:
+    try:
+        return Period.parse(label) if label else None
+    except ValueError:
+        return None

@@ -52,6 +52,9 @@ class Campus(db.Model):
     # Optional outbound webhook: "generic" JSON or "robot" (the group-robot JSON of WeCom and DingTalk).
     webhook_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
     webhook_format: Mapped[str] = mapped_column(String(10), default="generic", server_default="generic")
+    # Daily rounds are due on school days; without a school calendar, that means Monday to Friday
+    # unless the campus patrols every day.
+    weekend_rounds: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     areas: Mapped[list[Area]] = relationship(back_populates="campus", order_by="Area.name")
 
@@ -367,3 +370,38 @@ class WebhookDelivery(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     hazard: Mapped[Hazard | None] = relationship()
+
+
+class MonthlyReport(db.Model):
+    """A campus's monthly report (月报) once someone closed it: the figures frozen as they were sent upward."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campus_id: Mapped[int] = mapped_column(ForeignKey("campus.id"))  # indexed by the unique constraint
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM, campus local
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open (a draft) | closed
+    figures: Mapped[str | None] = mapped_column(Text)  # the frozen report JSON while closed
+    prepared_by: Mapped[str | None] = mapped_column(String(100))
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    closed_by: Mapped[User | None] = relationship()
+    events: Mapped[list[ReportEvent]] = relationship(back_populates="report", order_by="ReportEvent.id")
+
+    __table_args__ = (UniqueConstraint("campus_id", "month"),)
+
+
+class ReportEvent(db.Model):
+    """The audit trail of a monthly report: who closed or reopened it, when and why; never edited."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("monthly_report.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(10))  # close | reopen
+    note: Mapped[str] = mapped_column(Text, default="")
+    # A close keeps the figures it froze, so what went upward stays on record after a reopen.
+    figures: Mapped[str | None] = mapped_column(Text)
+
+    report: Mapped[MonthlyReport] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()

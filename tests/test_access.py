@@ -27,6 +27,16 @@ POLICY = {
     "hazards.detail": STAFF,  # and the hazard's assignee: tested in test_hazard_loop.py
     "hazards.queue": STAFF,
     "hazards.bulk_assign": MANAGERS,
+    "reports.monthly": STAFF,
+    "reports.monthly_xlsx": STAFF,
+    "reports.monthly_json": STAFF,
+    "reports.close": MANAGERS,
+    "reports.reopen": MANAGERS,
+    "api.monthly_report": "api",
+    "district.rollup": STAFF,
+    "dashboard.index": STAFF,
+    "dashboard.coverage": STAFF,
+    "dashboard.due": CHECKERS,
     "hazards.act": MANAGERS,  # with action=dismiss; who may take which action: test_hazard_loop.py
     "tasks.index": WORKERS,
     "notifications.index": ALL,
@@ -74,7 +84,7 @@ def ids(app, campus):
         db.session.commit()
         return {"token": point.token, "point_id": point.id, "area_id": point.area_id, "type_id": point_type.id,
                 "item_id": item.id, "user_id": guard.id, "hazard_id": hazard.id, "code": point.code,
-                "action": "dismiss", "photo_id": 1, "filename": "app.css"}
+                "action": "dismiss", "photo_id": 1, "filename": "app.css", "month": "2026-03"}
 
 
 def routes(app, ids):

@@ -215,3 +215,24 @@ def test_photo_exif_location_is_removed(app, campus, client, auth):
 def test_point_form_points_to_its_own_scan_url(app, campus):
     p = point(app, "P-EXIT")
     assert len(p.token) >= 22  # 128 random bits, URL-safe
+
+
+def test_every_translation_formats_like_its_message():
+    """Templates format every message with %: a stray % in a translation would be a 500."""
+    from collections import defaultdict
+
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).resolve().parents[1]
+    with (root / "patrol/translations/zh/LC_MESSAGES/messages.po").open("rb") as fh:
+        catalog = read_po(fh)
+    broken = []
+    for message in catalog:
+        if not message.id:
+            continue
+        for translated in (message.string if isinstance(message.string, tuple) else (message.string,)):
+            try:
+                translated % defaultdict(lambda: 1)
+            except (ValueError, TypeError, KeyError) as exc:
+                broken.append((message.id, translated, str(exc)))
+    assert broken == []

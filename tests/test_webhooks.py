@@ -683,3 +683,25 @@ def test_another_campus_cannot_see_or_resend_a_delivery(app, campus, client, aut
     response = post(client, "/admin/webhooks/retry", {"delivery": delivery_id}, "/admin/webhooks")
     assert response.status_code == 404
     assert [d.status for d in deliveries(app)] == ["failed"]
+
+
+def test_settings_switch_weekend_rounds(app, campus, client, auth):
+    """Daily points are due Monday to Friday unless the campus patrols at weekends too."""
+    from helpers import csrf_from
+
+    from patrol.extensions import db
+    from patrol.models import Campus
+
+    auth.login("admin")
+    page = client.get("/admin/settings")
+    assert 'name="weekend_rounds"' in page.get_data(as_text=True)
+    form = {"csrf_token": csrf_from(page), "name": "示范中学", "timezone": "Asia/Shanghai",
+            "deadline_days_general": "7", "deadline_days_major": "3", "webhook_url": "",
+            "webhook_format": "generic", "weekend_rounds": "y"}
+    assert client.post("/admin/settings", data=form).status_code == 303
+    with app.app_context():
+        assert db.session.get(Campus, campus["campus_id"]).weekend_rounds is True
+    form.pop("weekend_rounds")
+    assert client.post("/admin/settings", data=form).status_code == 303
+    with app.app_context():
+        assert db.session.get(Campus, campus["campus_id"]).weekend_rounds is False

@@ -6,7 +6,7 @@ from zoneinfo import available_timezones
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, RadioField, StringField
+from wtforms import BooleanField, IntegerField, RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, NumberRange, ValidationError
 from wtforms.widgets import HiddenInput
 
@@ -34,6 +34,8 @@ class CampusSettingsForm(FlaskForm):
                            render_kw={"list": "timezones", "autocapitalize": "none", "spellcheck": "false"})
     deadline_days_general = deadline_days(_l("Deadline for general hazards (days)"))
     deadline_days_major = deadline_days(_l("Deadline for major hazards (days)"))
+    weekend_rounds = BooleanField(_l("Daily rounds are due on Saturdays and Sundays too"),
+                                  description=_l("Otherwise daily points are due Monday to Friday."))
     webhook_url = StringField(_l("Webhook URL"), [fits(Campus.webhook_url)], filters=[strip],
                               description=_l("Where new major hazards, overdue hazards and rejected fixes are "
                                              "posted. Leave empty to send nothing."),

@@ -24,6 +24,8 @@ from ..recording import (
     validate_results,
 )
 from ..label_sheet import scan_url
+from ..monthly import report_for
+from ..periods import Period
 from ..web import local_time
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -331,6 +333,20 @@ def hazards():
     rows = db.session.scalars(filters.statement(g.api_user.campus_id).limit(limit)).all()
     today = local_today(g.api_user.campus.timezone) if g.api_user.campus else None
     return jsonify({"hazards": [hazard_json(h, today) for h in rows], "generated_at": iso(utcnow())})
+
+
+@bp.route("/reports/monthly")
+@token_required(*READERS)
+def monthly_report():
+    """The campus's monthly report (docs/report-schema.md): frozen if the month is closed, else a draft."""
+    try:
+        month = Period.parse_month(request.args.get("month", "").strip())
+    except ValueError:
+        return error(422, _("Please correct the marked fields."),
+                     {"month": _("Required: a month as YYYY-MM, e.g. 2026-10.")})
+    if g.api_user.campus is None:
+        return error(404, _("This token's user has no campus."))
+    return jsonify(report_for(g.api_user.campus, month))
 
 
 @bp.errorhandler(404)
