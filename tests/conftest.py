@@ -127,3 +127,14 @@ def auth(client):
     return Auth(client)
 
 
+@pytest.fixture
+def tokens(app, campus):
+    """A bearer token per role, made through the real `patrol token create` command."""
+    runner = app.test_cli_runner()
+    made = {}
+    for role in ROLES:
+        result = runner.invoke(args=["token", "create", role, "--label", "test"])
+        assert result.exit_code == 0, result.output
+        made[role] = result.output.strip()
+        assert len(made[role]) >= 40
+    return made

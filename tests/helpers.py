@@ -63,3 +63,7 @@ def make_app(instance, database_url, **config):
     }
     settings.update(config)
     return create_app(settings)
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}

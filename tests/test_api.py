@@ -2,25 +2,8 @@
 import uuid
 
 import pytest
-from helpers import point
+from helpers import bearer, point
 from sqlalchemy import func, select
-
-
-@pytest.fixture
-def tokens(app, campus):
-    """A bearer token per role, made through the real CLI command."""
-    runner = app.test_cli_runner()
-    made = {}
-    for role in ("guard", "repairer", "officer", "admin", "viewer"):
-        result = runner.invoke(args=["token", "create", role, "--label", "test"])
-        assert result.exit_code == 0, result.output
-        made[role] = result.output.strip()
-        assert len(made[role]) >= 40
-    return made
-
-
-def bearer(token):
-    return {"Authorization": f"Bearer {token}"}
 
 
 def check_body(**overrides):

@@ -8,7 +8,7 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from helpers import Auth, csrf_from, jpeg_bytes
+from helpers import Auth, bearer, csrf_from, jpeg_bytes
 from sqlalchemy import insert, select
 
 MARCH = "2026-03"
@@ -595,20 +595,6 @@ def test_anonymous_users_are_sent_to_log_in(app, campus):
 
 # ---- the JSON API ---------------------------------------------------------------------------------------
 
-@pytest.fixture
-def tokens(app, campus):
-    """A bearer token per role, made through the real CLI command."""
-    runner = app.test_cli_runner()
-    made = {}
-    for role in ("guard", "repairer", "officer", "admin", "viewer"):
-        result = runner.invoke(args=["token", "create", role, "--label", "test"])
-        assert result.exit_code == 0, result.output
-        made[role] = result.output.strip()
-    return made
-
-
-def bearer(token):
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_api_serves_the_report(app, campus, history, tokens):
