@@ -251,6 +251,17 @@ def rollup(files, out, lang):
     click.echo(f"{count} {'school' if count == 1 else 'schools'}, month {district.month} → {out}")
 
 
+def lan_address() -> str | None:
+    """This machine's address as its own name resolves, if that is not loopback (no packet is sent)."""
+    import socket
+
+    try:
+        address = socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -262,8 +273,11 @@ def serve(host, port, workers, threads, show_demo_logins):
     """Serve the app with gunicorn (waitress where gunicorn cannot run)."""
     app = current_app._get_current_object()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    click.echo(f"patrol is serving at http://{shown}:{port}/" +
-               (" (and on this machine's LAN address)" if host in ("0.0.0.0", "::") else ""))
+    click.echo(f"patrol is serving at http://{shown}:{port}/")
+    if host in ("0.0.0.0", "::"):
+        lan = lan_address()
+        click.echo(f"Phones on the school network: http://{lan}:{port}/" if lan else
+                   "Phones on the school network: use this machine's LAN address")
     demo_file = Path(app.instance_path) / "demo.json"
     if show_demo_logins and demo_file.exists():
         info = json.loads(demo_file.read_text())
