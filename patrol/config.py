@@ -4,6 +4,7 @@ import secrets
 from pathlib import Path
 
 MAX_UPLOAD_MB_DEFAULT = 12
+OBSERVED_WINDOW_DAYS_DEFAULT = 7
 
 
 def instance_path() -> Path:
@@ -41,6 +42,8 @@ def from_environment(folder: Path) -> dict:
         "PATROL_SCHOOL_NAME": os.environ.get("PATROL_SCHOOL_NAME", ""),
         "MAX_CONTENT_LENGTH": max_mb * 1024 * 1024,
         "PATROL_MAX_UPLOAD_MB": max_mb,
+        "PATROL_OBSERVED_WINDOW_DAYS": int(os.environ.get("PATROL_OBSERVED_WINDOW_DAYS",
+                                                          OBSERVED_WINDOW_DAYS_DEFAULT)),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SECURE": os.environ.get("PATROL_BASE_URL", "").startswith("https://"),
         "SESSION_COOKIE_SAMESITE": "Lax",

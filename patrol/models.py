@@ -201,6 +201,9 @@ class Check(db.Model):
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     content_hash: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(10), default="form")
+    # None, "future" or "stale": the device's clock disagreed with received_at (see recording.clock_flag).
+    # observed_at is kept as sent either way; the flag is for the officer to judge.
+    clock_flag: Mapped[str | None] = mapped_column(String(10))
 
     point: Mapped[Point] = relationship()
     user: Mapped[User] = relationship()

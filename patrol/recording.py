@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +30,7 @@ from .hazard_flow import notify_new_hazard
 from .photos import StoredImage
 
 NOTE_MAX = 2000
+CLOCK_FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 class Conflict(Exception):
@@ -93,6 +95,15 @@ def parse_observed_at(raw: str | None, tz: str, require_offset: bool) -> tuple[d
     return value, None
 
 
+def clock_flag(observed_utc: datetime, received_utc: datetime, window_days: int) -> str | None:
+    """"future" if the device's time is more than 5 minutes after arrival, "stale" if older than the window."""
+    if observed_utc - received_utc > CLOCK_FUTURE_TOLERANCE:
+        return "future"
+    if received_utc - observed_utc > timedelta(days=window_days):
+        return "stale"
+    return None
+
+
 def validate_results(point: Point, raw: dict[str, tuple[str, str]], photo_counts: dict[str, int],
                      require_photos: bool) -> dict[str, str]:
     """Errors per item key (or 'results') for the point's checklist; empty when all is well."""
@@ -143,15 +154,18 @@ def record_check(user: User, sub: CheckSubmission) -> Outcome:
 def _insert_check(user: User, sub: CheckSubmission, digest: str) -> Outcome:
     observed_utc = sub.observed_at.astimezone(timezone.utc).replace(tzinfo=None)
     offset = sub.observed_at.utcoffset() or timedelta(0)
+    received_utc = utcnow()
     check = Check(
         client_uuid=sub.client_uuid,
         point=sub.point,
         user_id=user.id,
         observed_at=observed_utc,
         observed_offset=int(offset.total_seconds() // 60),
-        received_at=utcnow(),
+        received_at=received_utc,
         content_hash=digest,
         source=sub.source,
+        # Flagged, never rewritten: a wrong phone clock or a late upload is the officer's call.
+        clock_flag=clock_flag(observed_utc, received_utc, current_app.config["PATROL_OBSERVED_WINDOW_DAYS"]),
     )
     db.session.add(check)
     items = {item.key: item for item in sub.point.point_type.active_items}

@@ -71,7 +71,13 @@ def choices(mapping: dict) -> list[tuple[str, str]]:
     return list(mapping.items())
 
 
+CLOCK_FLAG = {  # Check.clock_flag
+    "future": _l("Clock ahead"),
+    "stale": _l("Arrived late"),
+}
+
 TEMPLATE_GLOBALS = {
     "STATUS": STATUS, "SEVERITY": SEVERITY, "CATEGORY": CATEGORY, "ROLE": ROLE,
     "CADENCE": CADENCE, "RESULT": RESULT, "EVENT": EVENT, "ACTION": ACTION, "NOTICE": NOTICE,
+    "CLOCK_FLAG": CLOCK_FLAG,
 }

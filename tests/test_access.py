@@ -27,6 +27,7 @@ POLICY = {
     "hazards.detail": STAFF,  # and the hazard's assignee: tested in test_hazard_loop.py
     "hazards.queue": STAFF,
     "hazards.bulk_assign": MANAGERS,
+    "checks.index": STAFF,
     "reports.monthly": STAFF,
     "reports.monthly_xlsx": STAFF,
     "reports.monthly_json": STAFF,
@@ -46,6 +47,7 @@ POLICY = {
     "api.points": "api",
     "api.point": "api",
     "api.create_check": "api",
+    "api.checks": "api",
     "api.hazards": "api",
     "api.hazard": "api",
     "api.hazard_action": "api",

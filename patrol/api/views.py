@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from .. import photos
+from ..check_list import CheckFilter
 from ..extensions import db
 from ..hazard_flow import ACTIONS, ActionInput, ActionRefused, allowed_actions, is_overdue, local_today, perform, refusal
 from ..hazard_list import STATUS_FILTERS, HazardFilter
@@ -32,6 +33,8 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 CHECKERS = ("guard", "officer", "admin")
 READERS = ("officer", "admin", "viewer")
+CHECKS_LIMIT_DEFAULT = 100
+CHECKS_LIMIT_MAX = 1000
 
 
 def error(status: int, message: str, fields: dict | None = None):
@@ -98,6 +101,7 @@ def check_json(check: Check) -> dict:
         "user": check.user.username,
         "observed_at": observed.isoformat(),
         "received_at": iso(check.received_at),
+        "clock_flag": check.clock_flag,
         "results": [{"item": r.item_key, "result": r.result, "note": r.note} for r in check.results],
         "photos": len(check.photos),
     }
@@ -295,6 +299,37 @@ def create_check():
         body["hazards_opened"] = [hazard_json(h) for h in hazards if h.source_check_id == outcome.check.id]
         body["hazards_seen_again"] = [hazard_json(h) for h in hazards if h.source_check_id != outcome.check.id]
     return jsonify(body), (201 if outcome.created else 200)
+
+
+@bp.route("/checks")
+@token_required(*READERS, "guard")
+def checks():
+    """What arrived: the campus's checks, newest received first; a guard's token lists only that guard's."""
+    fields: dict[str, str] = {}
+    filters = CheckFilter(user_id=g.api_user.id if g.api_user.role == "guard" else None)
+    if request.args.get("point"):
+        found = campus_point(request.args["point"])
+        if found is None:
+            fields["point"] = _("No point with this code.")
+        else:
+            filters.point_id = found.id
+    if request.args.get("since"):
+        since, problem = parse_observed_at(request.args["since"], "UTC", require_offset=True)
+        if problem:
+            fields["since"] = problem
+        else:
+            filters.since = since.astimezone(timezone.utc).replace(tzinfo=None)
+    raw_limit = request.args.get("limit", "")
+    limit = int(raw_limit) if raw_limit.isdigit() else 0
+    if raw_limit and not 1 <= limit <= CHECKS_LIMIT_MAX:
+        fields["limit"] = _("A whole number from 1 to %(n)d.", n=CHECKS_LIMIT_MAX)
+    if fields:
+        return error(422, _("Please correct the marked fields."), fields)
+    limit = limit or CHECKS_LIMIT_DEFAULT
+    # One more than asked tells the client that older checks were left out.
+    rows = db.session.scalars(filters.statement(g.api_user.campus_id).limit(limit + 1)).all()
+    return jsonify({"checks": [check_json(c) for c in rows[:limit]], "more": len(rows) > limit,
+                    "generated_at": iso(utcnow())})
 
 
 def parse_results(raw) -> tuple[dict[str, tuple[str, str]], str | None]:
