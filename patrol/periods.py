@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import BigInteger, Integer, and_, case, cast, extract, func, select
 
 from .extensions import db
 from .models import CADENCES, Campus, Check, Point
@@ -179,17 +179,56 @@ def _count_checks(campus_id: int, cadence: str, periods: list[Period], tz: str,
                   point_ids: list[int] | None) -> list[tuple[int, int, int]]:
     """(point id, period index, checks) for the campus's points of one cadence, in one grouped query."""
     bounds = [p.utc_bounds(tz) for p in periods]
+    scope = [Point.campus_id == campus_id, Point.active, Point.cadence == cadence,
+             Check.observed_at >= bounds[0][0], Check.observed_at < bounds[-1][1]]
+    if point_ids is not None:
+        scope.append(Point.id.in_(point_ids))
+    if _whole_days(periods, bounds):
+        return _count_by_day_number(periods, bounds, scope)
     # Both bounds: periods need not touch (weekends are not due), and a check between them counts nowhere.
     bucket = case(*[(and_(Check.observed_at >= start, Check.observed_at < end), index)
                     for index, (start, end) in enumerate(bounds)], else_=-1)
     stmt = (select(Check.point_id, bucket.label("bucket"), func.count())
-            .join(Point, Point.id == Check.point_id)
-            .where(Point.campus_id == campus_id, Point.active, Point.cadence == cadence,
-                   Check.observed_at >= bounds[0][0], Check.observed_at < bounds[-1][1])
+            .join(Point, Point.id == Check.point_id).where(*scope)
             .group_by(Check.point_id, bucket))
-    if point_ids is not None:
-        stmt = stmt.where(Point.id.in_(point_ids))
     return [(pid, idx, n) for pid, idx, n in db.session.execute(stmt).all() if idx >= 0]
+
+
+def _whole_days(periods: list[Period], bounds: list[tuple[datetime, datetime]]) -> bool:
+    """True when every local day in the span is 24 h long (no daylight-saving change inside it)."""
+    origin, first = bounds[0][0], periods[0].start
+    return all(start - origin == timedelta(days=(p.start - first).days)
+               and end - origin == timedelta(days=(p.end - first).days)
+               for p, (start, end) in zip(periods, bounds))
+
+
+def _count_by_day_number(periods, bounds, scope) -> list[tuple[int, int, int]]:
+    """The fast path: group by whole days since the first period began, then map days to periods.
+
+    Cheaper than the CASE over every bound, and only valid when local days are all 24 h long.
+    """
+    origin = bounds[0][0]
+    origin_seconds = int(origin.replace(tzinfo=timezone.utc).timestamp())
+    day = ((_epoch_seconds(Check.observed_at) - origin_seconds) // 86400).label("day")
+    stmt = (select(Check.point_id, day, func.count())
+            .join(Point, Point.id == Check.point_id).where(*scope)
+            .group_by(Check.point_id, day))
+    first = periods[0].start
+    period_of_day = {(p.start - first).days + n: index
+                     for index, p in enumerate(periods) for n in range((p.end - p.start).days)}
+    totals: dict[tuple[int, int], int] = {}
+    for point_id, number, count in db.session.execute(stmt).all():
+        index = period_of_day.get(int(number))
+        if index is not None:
+            totals[(point_id, index)] = totals.get((point_id, index), 0) + count
+    return [(point_id, index, count) for (point_id, index), count in totals.items()]
+
+
+def _epoch_seconds(column):
+    """Whole seconds since 1970 of a naive-UTC timestamp column, floored, per database."""
+    if db.engine.dialect.name == "sqlite":
+        return cast(func.strftime("%s", column), Integer)
+    return cast(func.floor(extract("epoch", column)), BigInteger)
 
 
 def completion_rate(items) -> float | None:
