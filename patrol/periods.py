@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -133,8 +134,9 @@ class PointCoverage:
     def due(self) -> int:
         return self.per_period * len(self.periods)
 
-    @property
+    @cached_property
     def done(self) -> int:
+        # Read many times by reports; counts are complete once coverage() has returned.
         return sum(min(self.counts.get(p, 0), self.per_period) for p in self.periods)
 
     @property
@@ -191,7 +193,7 @@ def _count_checks(campus_id: int, cadence: str, periods: list[Period], tz: str,
     stmt = (select(Check.point_id, bucket.label("bucket"), func.count())
             .join(Point, Point.id == Check.point_id).where(*scope)
             .group_by(Check.point_id, bucket))
-    return [(pid, idx, n) for pid, idx, n in db.session.execute(stmt).all() if idx >= 0]
+    return [(pid, idx, n) for pid, idx, n in db.session.connection().execute(stmt).all() if idx >= 0]
 
 
 def _whole_days(periods: list[Period], bounds: list[tuple[datetime, datetime]]) -> bool:
@@ -217,7 +219,7 @@ def _count_by_day_number(periods, bounds, scope) -> list[tuple[int, int, int]]:
     period_of_day = {(p.start - first).days + n: index
                      for index, p in enumerate(periods) for n in range((p.end - p.start).days)}
     totals: dict[tuple[int, int], int] = {}
-    for point_id, number, count in db.session.execute(stmt).all():
+    for point_id, number, count in db.session.connection().execute(stmt).all():
         index = period_of_day.get(int(number))
         if index is not None:
             totals[(point_id, index)] = totals.get((point_id, index), 0) + count
