@@ -12,6 +12,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(config.from_environment(instance))
     if test_config:
         app.config.update(test_config)
+    if app.config.get("PATROL_TRUSTED_PROXIES"):
+        # The client's real address matters: login lockout counts failures per address.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PATROL_TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     from . import auth, database, web
     from .extensions import babel, csrf, db, login_manager

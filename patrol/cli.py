@@ -43,7 +43,7 @@ def default_campus() -> Campus:
 
 def register(app: Flask) -> None:
     """Attach the commands to the app, so `patrol ...` and `flask ...` both find them."""
-    for command in (init, demo, user, token, points, labels, rollup, serve, webhooks):
+    for command in (init, demo, user, token, points, labels, rollup, serve, webhooks, backup, restore):
         app.cli.add_command(command)
 
 
@@ -131,6 +131,68 @@ def token_create(username, label):
     db.session.add(ApiToken(user_id=account.id, token_hash=ApiToken.hash(value), label=label))
     db.session.commit()
     click.echo(value)
+
+
+@token.command("revoke")
+@click.argument("token_or_id", required=False)
+@click.option("--user", "username", default=None, help="Revoke every token of this user.")
+def token_revoke(token_or_id, username):
+    """Revoke a token, given as itself or by its id (see `patrol token list`), or all of a user's tokens."""
+    from .models import utcnow
+
+    if bool(token_or_id) == bool(username):
+        raise click.UsageError("Give either TOKEN_OR_ID or --user USERNAME.")
+    if username:
+        account = db.session.scalar(select(User).where(User.username == username))
+        if account is None:
+            raise click.ClickException(f"No user {username}.")
+        found = list(db.session.scalars(select(ApiToken).where(ApiToken.user_id == account.id,
+                                                               ApiToken.revoked_at.is_(None))
+                                        .order_by(ApiToken.id)))
+        if not found:
+            click.echo(f"{username} has no unrevoked tokens.")
+            return
+    else:
+        record = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(token_or_id)))
+        if record is None and token_or_id.isdecimal():
+            record = db.session.get(ApiToken, int(token_or_id))
+        if record is None:
+            raise click.ClickException("No such token.")
+        if record.revoked_at is not None:
+            click.echo(f"Token {record.id} of {record.user.username} was revoked already "
+                       f"({record.revoked_at:%Y-%m-%d %H:%M} UTC).")
+            return
+        found = [record]
+    for record in found:
+        record.revoked_at = utcnow()
+        label = f" “{record.label}”" if record.label else ""
+        click.echo(f"Revoked token {record.id}{label} of {record.user.username}.")
+    db.session.commit()
+
+
+@token.command("list")
+@click.argument("username", required=False)
+def token_list(username):
+    """List API tokens (all, or USERNAME's): id, user, label and dates — never the tokens themselves."""
+    query = select(ApiToken).join(User).order_by(ApiToken.id)
+    if username:
+        if db.session.scalar(select(User).where(User.username == username)) is None:
+            raise click.ClickException(f"No user {username}.")
+        query = query.where(User.username == username)
+    found = list(db.session.scalars(query))
+    if not found:
+        click.echo("No tokens.")
+        return
+
+    def when(value):
+        return f"{value:%Y-%m-%d %H:%M}" if value else "-"
+
+    rows = [("ID", "USER", "LABEL", "CREATED (UTC)", "LAST USED", "REVOKED")]
+    rows += [(str(t.id), t.user.username, t.label or "-", when(t.created_at), when(t.last_used_at),
+              when(t.revoked_at)) for t in found]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
 @click.group(cls=AppGroup)
@@ -249,6 +311,47 @@ def rollup(files, out, lang):
         raise click.ClickException(f"{out}: cannot be written ({exc.strerror or exc})") from None
     count = len(district.schools)
     click.echo(f"{count} {'school' if count == 1 else 'schools'}, month {district.month} → {out}")
+
+
+@click.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the archive (default: instance/backups).")
+@with_appcontext
+def backup(out):
+    """Copy the database (while the app runs), uploads and secret key into one .tar.gz; print its path."""
+    from .backup import BackupError, make_backup
+
+    try:
+        archive, manifest = make_backup(out or Path(current_app.instance_path) / "backups")
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    counts = manifest["counts"]
+    click.echo(f"Backup: {counts.get('checks', 0)} checks, {counts.get('hazards', 0)} hazards, "
+               f"{counts.get('photos', 0)} photos, {manifest['uploads']['files']} files "
+               f"(database revision {manifest['database']['alembic_revision']}).", err=True)
+    click.echo(str(archive))
+
+
+@click.command()
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Replace a database and uploads that already hold data.")
+@with_appcontext
+def restore(archive, yes):
+    """Put a backup's database, uploads and secret key back, then upgrade the schema. Stop the server first."""
+    from .backup import BackupError, restore_backup
+
+    try:
+        restored = restore_backup(archive, replace=yes)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    counts = restored.manifest["counts"]
+    click.echo(f"Restored the backup of {restored.manifest['created_at']}: {counts.get('checks', 0)} checks, "
+               f"{counts.get('hazards', 0)} hazards, {counts.get('photos', 0)} photos, "
+               f"{restored.manifest['uploads']['files']} files.")
+    if restored.revision_before != restored.revision_after:
+        click.echo(f"Database schema upgraded from {restored.revision_before} to {restored.revision_after}.")
+    click.echo("Secret key restored: existing sessions stay valid." if restored.secret_key else
+               "The backup holds no secret key (PATROL_SECRET_KEY was set?): the current one is kept.")
 
 
 def lan_address() -> str | None:

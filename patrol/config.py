@@ -44,10 +44,16 @@ def from_environment(folder: Path) -> dict:
         "PATROL_MAX_UPLOAD_MB": max_mb,
         "PATROL_OBSERVED_WINDOW_DAYS": int(os.environ.get("PATROL_OBSERVED_WINDOW_DAYS",
                                                           OBSERVED_WINDOW_DAYS_DEFAULT)),
+        # Behind a reverse proxy: how many proxies' X-Forwarded-For / -Proto to trust (0: none).
+        "PATROL_TRUSTED_PROXIES": int(os.environ.get("PATROL_TRUSTED_PROXIES", 0)),
+        "PATROL_LOGIN_MAX_FAILURES": int(os.environ.get("PATROL_LOGIN_MAX_FAILURES", 5)),  # per username
+        "PATROL_LOGIN_MAX_FAILURES_PER_IP": int(os.environ.get("PATROL_LOGIN_MAX_FAILURES_PER_IP", 20)),  # 0: off
+        "PATROL_LOGIN_LOCKOUT_MINUTES": int(os.environ.get("PATROL_LOGIN_LOCKOUT_MINUTES", 15)),  # window and lockout
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SECURE": os.environ.get("PATROL_BASE_URL", "").startswith("https://"),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": os.environ.get("PATROL_BASE_URL", "").startswith("https://"),
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "BABEL_DEFAULT_LOCALE": "zh",

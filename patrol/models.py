@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -151,11 +151,18 @@ class User(UserMixin, db.Model):
     locale: Mapped[str] = mapped_column(String(10), default="zh")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Part of every session's and remember-me cookie's user id: moving it on ends them all.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     campus: Mapped[Campus | None] = relationship()
 
     def set_password(self, password: str) -> None:
+        """Set a new password and end every session logged in with the old one."""
         self.password_hash = generate_password_hash(password)
+        self.session_epoch = (self.session_epoch or 0) + 1
+
+    def get_id(self) -> str:  # what Flask-Login keeps in the session and the remember-me cookie
+        return f"{self.id}:{self.session_epoch or 0}"
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
@@ -185,6 +192,25 @@ class ApiToken(db.Model):
     @staticmethod
     def hash(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
+
+    def mark_used(self) -> None:
+        """Note that the token was used, at most once a minute: not a database write per API request."""
+        now = utcnow()
+        if self.last_used_at is None or now - self.last_used_at >= timedelta(minutes=1):
+            self.last_used_at = now
+            db.session.commit()
+
+
+class LoginFailure(db.Model):
+    """A failed login, kept for the lockout window: in the database so every worker counts the same."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80))
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+    __table_args__ = (Index("ix_login_failure_username_at", "username", "at"),
+                      Index("ix_login_failure_ip_at", "ip", "at"))
 
 
 class Check(db.Model):

@@ -18,6 +18,7 @@ POLICY = {
     "auth.login": None,
     "auth.set_locale": None,
     "auth.logout": None,
+    "auth.change_password": ALL,
     "home.index": ALL,
     "scan.check_form": ALL,
     "scan.submit_check": CHECKERS,

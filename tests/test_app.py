@@ -236,3 +236,21 @@ def test_every_translation_formats_like_its_message():
             except (ValueError, TypeError, KeyError) as exc:
                 broken.append((message.id, translated, str(exc)))
     assert broken == []
+
+
+@pytest.mark.parametrize("hops,expected", [(0, "10.9.9.9"), (1, "203.0.113.7")])
+def test_trusted_proxies_decide_the_client_address(tmp_path, sqlite_template, hops, expected):
+    """Behind a proxy the lockout must count the real client, not the proxy; unconfigured, headers are ignored."""
+    from flask import request
+
+    from helpers import make_app
+
+    from patrol.extensions import db
+
+    app = make_app(tmp_path / "instance", f"sqlite:///{sqlite_template}", PATROL_TRUSTED_PROXIES=hops)
+    app.add_url_rule("/__address", "address", lambda: request.remote_addr)
+    response = app.test_client().get("/__address", headers={"X-Forwarded-For": "203.0.113.7"},
+                                     environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert response.get_data(as_text=True) == expected
+    with app.app_context():
+        db.engine.dispose()

@@ -6,7 +6,7 @@ import io
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_user
 from markupsafe import Markup
 from sqlalchemy import func, select
 
@@ -386,8 +386,10 @@ def reset_password(user_id):
     account = get_own(User, user_id)
     form = PasswordForm()
     if form.validate_on_submit():
-        account.set_password(form.password.data)
+        account.set_password(form.password.data)  # ends the user's sessions
         db.session.commit()
+        if account.id == current_user.id:  # an admin resetting their own: this session goes on
+            login_user(account, remember=True)
         flash(_("New password set for %(username)s.", username=account.username))
         return see_other("admin.update_user", user_id=account.id)
     return render_user_page(account, UserForm(formdata=None, user=account, actor=current_user), form, invalid())

@@ -57,6 +57,7 @@ def token_required(*roles: str):
             record = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(token.strip())))
             if record is None or record.revoked_at is not None or not record.user.active:
                 return error(401, _("This token is not valid."))
+            record.mark_used()
             if roles and record.user.role not in roles:
                 return error(403, _("This token's user may not do this."))
             g.api_user = record.user

@@ -20,7 +20,16 @@ def init_login(manager) -> None:
 
     @manager.user_loader
     def load_user(user_id: str):
-        return db.session.get(User, int(user_id))
+        return user_of_session(user_id)
+
+
+def user_of_session(user_id: str) -> User | None:
+    """The user of a session or remember-me cookie ("id:epoch"), unless a password change has ended it."""
+    ident, _sep, epoch = user_id.partition(":")
+    if not (ident.isdecimal() and epoch.isdecimal()):
+        return None
+    user = db.session.get(User, int(ident))
+    return user if user is not None and user.session_epoch == int(epoch) else None
 
 
 def roles_required(*roles: str):
