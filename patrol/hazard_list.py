@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Select, case, select
+from sqlalchemy.orm import selectinload
 
 from .extensions import db
 from .hazard_flow import local_today, overdue_clause
@@ -12,6 +13,10 @@ from .models import CATEGORIES, HAZARD_STATES, OPEN_HAZARD_STATES, SEVERITIES, C
 from .periods import Period
 
 STATUS_FILTERS = ("open", *HAZARD_STATES)
+# What a list row shows besides the hazard itself: loaded with the page, not one query per row.
+LIST_LOADS = (selectinload(Hazard.point), selectinload(Hazard.item), selectinload(Hazard.area),
+              selectinload(Hazard.assignee), selectinload(Hazard.source_check),
+              selectinload(Hazard.rectified_by), selectinload(Hazard.verified_by))
 
 
 @dataclass
@@ -74,7 +79,7 @@ class HazardFilter:
                 start, end = self.verified.utc_bounds(tz)
                 stmt = stmt.where(Hazard.verified_at >= start, Hazard.verified_at < end)
         major_first = case((Hazard.severity == "major", 0), else_=1)
-        return stmt.order_by(major_first, Hazard.last_seen_at.desc(), Hazard.id.desc())
+        return stmt.options(*LIST_LOADS).order_by(major_first, Hazard.last_seen_at.desc(), Hazard.id.desc())
 
 
 def _period(label: str) -> Period | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select, update
@@ -34,6 +34,7 @@ from .models import (
     utcnow,
 )
 from .periods import Period, coverage, local_day, to_utc
+from .web import iso_utc
 
 SCHEMA = "patrol.monthly-report"
 VERSION = 1
@@ -88,11 +89,6 @@ class HazardAt:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_HAZARD_STATES
-
-
-def iso(value: datetime | None) -> str | None:
-    """A stored (naive UTC) time as ISO 8601 with Z."""
-    return value.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z") if value else None
 
 
 def last_month(campus: Campus, today: date | None = None) -> Period:
@@ -203,7 +199,7 @@ def build_report(campus: Campus, month: Period, today: date | None = None) -> di
         "month": month.label,
         "school": {"name": campus.name, "campus_id": campus.id, "timezone": tz},
         "status": "draft",
-        "generated_at": iso(utcnow()),
+        "generated_at": iso_utc(utcnow()),
         "closed_at": None,
         "prepared_by": None,
         "approved_by": None,
@@ -392,7 +388,7 @@ def close_month(campus: Campus, month: Period, user: User, prepared_by: str, app
     record = _record(campus.id, month)
     now = utcnow()
     report = build_report(campus, month, today)
-    report.update(status="closed", closed_at=iso(now), prepared_by=prepared_by, approved_by=approved_by)
+    report.update(status="closed", closed_at=iso_utc(now), prepared_by=prepared_by, approved_by=approved_by)
     frozen = json.dumps(report, ensure_ascii=False)
     # Only an open row changes: of two officers closing at once, one wins and the other gets 409.
     changed = db.session.execute(

@@ -13,8 +13,6 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .extensions import db
-from .models import Photo
 
 MAX_SIDE = 1600
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -84,22 +82,6 @@ def store(data: bytes) -> StoredImage:
     with Image.open(io.BytesIO(jpeg)) as image:
         width, height = image.size
     return StoredImage(digest, len(jpeg), width, height)
-
-
-def save_upload(file_storage, user, **attach) -> Photo:
-    """Store an uploaded file and add a Photo row (not committed) attached as given."""
-    stored = store(file_storage.read())
-    photo = Photo(
-        sha256=stored.sha256,
-        size=stored.size,
-        width=stored.width,
-        height=stored.height,
-        content_type="image/jpeg",
-        uploaded_by_id=user.id,
-        **attach,
-    )
-    db.session.add(photo)
-    return photo
 
 
 def kept(sha256: str) -> StoredImage | None:

@@ -420,14 +420,9 @@ def percent_columns(sheet, first: int) -> None:
 def fit_widths(sheet) -> None:
     from openpyxl.utils import get_column_letter
 
+    from .report_xlsx import display_width
+
     for number, column in enumerate(sheet.iter_cols(), start=1):
         widest = max(display_width(cell.value) for cell in column[1:]) if sheet.max_row > 1 else 0
         header = min(display_width(column[0].value), 16)  # long headers wrap instead
         sheet.column_dimensions[get_column_letter(number)].width = max(8, min(50, max(widest, header) + 2))
-
-
-def display_width(value) -> int:
-    if value is None:
-        return 0
-    text = f"{value:.1%}" if isinstance(value, float) else str(value)
-    return sum(2 if ord(char) > 0x2E7F else 1 for char in text)  # CJK characters take two columns

@@ -67,10 +67,6 @@ NOTICE = {  # Notification.kind
 }
 
 
-def choices(mapping: dict) -> list[tuple[str, str]]:
-    return list(mapping.items())
-
-
 CLOCK_FLAG = {  # Check.clock_flag
     "future": _l("Clock ahead"),
     "stale": _l("Arrived late"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, current_app, has_request_context, request
@@ -52,6 +53,19 @@ def locale_code() -> str:
 
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def same_site(target: str | None) -> str | None:
+    """The target if it is a path on this site, else None: links and forms must not bounce users elsewhere."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target \
+            and not urlsplit(target).netloc:
+        return target
+    return None
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """A stored (naive UTC) time as ISO 8601 ending in Z."""
+    return value.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z") if value else None
 
 
 def local_time(value: datetime | None, tz: str | None = None) -> datetime | None:

@@ -27,7 +27,7 @@ from ..recording import (
 from ..label_sheet import scan_url
 from ..monthly import report_for
 from ..periods import Period
-from ..web import local_time
+from ..web import iso_utc, local_time
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -68,10 +68,6 @@ def token_required(*roles: str):
     return decorator
 
 
-def iso(value: datetime | None) -> str | None:
-    return value.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z") if value else None
-
-
 def point_json(point: Point, with_items: bool = False) -> dict:
     data = {
         "code": point.code,
@@ -101,7 +97,7 @@ def check_json(check: Check) -> dict:
         "point": check.point.code,
         "user": check.user.username,
         "observed_at": observed.isoformat(),
-        "received_at": iso(check.received_at),
+        "received_at": iso_utc(check.received_at),
         "clock_flag": check.clock_flag,
         "results": [{"item": r.item_key, "result": r.result, "note": r.note} for r in check.results],
         "photos": len(check.photos),
@@ -120,8 +116,8 @@ def hazard_json(hazard: Hazard, today=None) -> dict:
         "status": hazard.status,
         "escalated": hazard.escalated,
         "description": hazard.description,
-        "first_seen_at": iso(hazard.first_seen_at),
-        "last_seen_at": iso(hazard.last_seen_at),
+        "first_seen_at": iso_utc(hazard.first_seen_at),
+        "last_seen_at": iso_utc(hazard.last_seen_at),
         "times_seen": hazard.times_seen,
         "source_check": hazard.source_check.client_uuid if hazard.source_check else None,
         "assignee": hazard.assignee.username if hazard.assignee else None,
@@ -131,9 +127,9 @@ def hazard_json(hazard: Hazard, today=None) -> dict:
         "extension_requested": ({"until": hazard.extension_until.isoformat(), "reason": hazard.extension_reason}
                                 if hazard.extension_until else None),
         "rectified_by": hazard.rectified_by.username if hazard.rectified_by else None,
-        "rectified_at": iso(hazard.rectified_at),
+        "rectified_at": iso_utc(hazard.rectified_at),
         "verified_by": hazard.verified_by.username if hazard.verified_by else None,
-        "verified_at": iso(hazard.verified_at),
+        "verified_at": iso_utc(hazard.verified_at),
     }
 
 
@@ -145,7 +141,7 @@ def event_json(event: HazardEvent) -> dict:
         "id": event.id,
         "action": event.action,
         "actor": event.actor.username if event.actor else None,
-        "at": iso(event.at),
+        "at": iso_utc(event.at),
         "from_status": event.from_status,
         "to_status": event.to_status,
         "note": event.note,
@@ -330,7 +326,7 @@ def checks():
     # One more than asked tells the client that older checks were left out.
     rows = db.session.scalars(filters.statement(g.api_user.campus_id).limit(limit + 1)).all()
     return jsonify({"checks": [check_json(c) for c in rows[:limit]], "more": len(rows) > limit,
-                    "generated_at": iso(utcnow())})
+                    "generated_at": iso_utc(utcnow())})
 
 
 def parse_results(raw) -> tuple[dict[str, tuple[str, str]], str | None]:
@@ -368,7 +364,7 @@ def hazards():
     limit = min(int(request.args.get("limit", "500")) if request.args.get("limit", "").isdigit() else 500, 5000)
     rows = db.session.scalars(filters.statement(g.api_user.campus_id).limit(limit)).all()
     today = local_today(g.api_user.campus.timezone) if g.api_user.campus else None
-    return jsonify({"hazards": [hazard_json(h, today) for h in rows], "generated_at": iso(utcnow())})
+    return jsonify({"hazards": [hazard_json(h, today) for h in rows], "generated_at": iso_utc(utcnow())})
 
 
 @bp.route("/reports/monthly")

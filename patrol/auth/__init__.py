@@ -1,4 +1,4 @@
-"""Who is asking: login loading, role checks, and the campus a request works in."""
+"""Who is asking: login loading, role checks, login-session epochs."""
 from __future__ import annotations
 
 from functools import wraps
@@ -9,9 +9,6 @@ from flask_login import current_user, login_required
 
 from ..extensions import db
 from ..models import User
-
-STAFF = ("officer", "admin", "viewer")
-
 
 def init_login(manager) -> None:
     manager.login_view = "auth.login"
@@ -46,7 +43,3 @@ def roles_required(*roles: str):
         return wrapped
 
     return decorator
-
-
-def campus_id() -> int | None:
-    return current_user.campus_id if current_user.is_authenticated else None

@@ -1,7 +1,6 @@
 """Logging in and out, changing one's password, and choosing the interface language."""
 import math
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _, ngettext
@@ -10,7 +9,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import LOCALES, User
-from ..web import LOCALE_COOKIE, format_local
+from ..web import LOCALE_COOKIE, format_local, same_site
 from . import lockout
 from .forms import ChangePasswordForm, LocaleForm, LoginForm
 
@@ -19,9 +18,7 @@ bp = Blueprint("auth", __name__)
 
 def safe_next(target: str | None) -> str:
     """Only same-site paths: a login link must not bounce users to another host."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
-        return target
-    return url_for("home.index")
+    return same_site(target) or url_for("home.index")
 
 
 def locked_out(until: datetime, template: str, **context):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
@@ -30,7 +29,7 @@ from ..hazard_list import HazardFilter
 from ..models import Area, Hazard, Photo, User
 from ..tasks.views import render_tasks
 from ..vocab import EVENT
-from ..web import is_htmx
+from ..web import is_htmx, same_site
 
 bp = Blueprint("hazards", __name__)
 
@@ -85,14 +84,6 @@ def assignable_users(campus_id: int) -> list[User]:
     return db.session.scalars(select(User).where(User.campus_id == campus_id, User.active,
                                                  User.role.in_(WORKERS))
                               .order_by(repairers_first, User.name, User.username)).all()
-
-
-def same_site(target: str | None) -> str | None:
-    """The target if it is a path on this site, else None: a form must not bounce users elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target \
-            and not urlsplit(target).netloc:
-        return target
-    return None
 
 
 @bp.route("/hazards")

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Check, Hazard, OPEN_HAZARD_STATES
@@ -26,6 +27,7 @@ def index():
     since = start_of_local_day(campus.timezone if campus else "Asia/Shanghai")
     my_checks = db.session.scalars(
         select(Check).where(Check.user_id == current_user.id, Check.observed_at >= since)
+        .options(selectinload(Check.point), selectinload(Check.results))
         .order_by(Check.observed_at.desc())
     ).all()
     counts = dict(db.session.execute(

@@ -5,6 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..hazard_flow import WORKERS, local_today, overdue_clause
@@ -31,7 +32,7 @@ def badge_counts() -> dict[str, int]:
     if user.role in WORKERS:
         tasks, tasks_overdue = db.session.execute(select(
             func.count(),
-            func.count(case((Hazard.deadline < campus_today, 1))),
+            func.count(case((overdue_clause(campus_today), 1))),
         ).where(Hazard.campus_id == user.campus_id, Hazard.assignee_id == user.id,
                 Hazard.status == "assigned")).one()
         if tasks or user.role == "repairer":
@@ -57,6 +58,8 @@ def badges():
 @login_required
 def index():
     page = db.paginate(select(Notification).where(Notification.user_id == current_user.id)
+                       .options(selectinload(Notification.hazard).selectinload(Hazard.item),
+                                selectinload(Notification.hazard).selectinload(Hazard.point))
                        .order_by(Notification.created_at.desc(), Notification.id.desc()),
                        per_page=50, error_out=False)
     return render_template("notifications/index.html", page=page, may_view=may_view)
