@@ -4,7 +4,7 @@ from helpers import Auth
 from sqlalchemy import event
 
 
-def add_hazards(app, campus, n):
+def add_hazards(app, campus, n, status="assigned"):
     from patrol.extensions import db
     from patrol.models import Hazard, Notification, Point, User, utcnow
 
@@ -16,8 +16,8 @@ def add_hazards(app, campus, n):
             point = points[i % len(points)]
             item = point.point_type.active_items[0]
             hazard = Hazard(campus_id=campus["campus_id"], point_id=point.id, area_id=point.area_id, item_id=item.id,
-                            item_key=item.key, category=item.category, status="assigned", description=f"第{i}处",
-                            assignee_id=repairer.id, first_seen_at=utcnow(), last_seen_at=utcnow())
+                            item_key=item.key, category=item.category, status=status, description=f"第{i}处",
+                            assignee_id=repairer.id if status == "assigned" else None, first_seen_at=utcnow(), last_seen_at=utcnow())
             db.session.add(hazard)
             db.session.flush()
             db.session.add(Notification(user_id=officer.id, hazard_id=hazard.id, kind="reported"))
@@ -51,3 +51,11 @@ def test_list_pages_do_not_query_per_row(app, campus, client, url):
     add_hazards(app, campus, 30)
     many = queries_for(app, client, url)
     assert many == few
+
+
+def test_the_officers_queue_does_not_query_per_row(app, campus, client):
+    Auth(client).login("officer")
+    add_hazards(app, campus, 3, status="reported")
+    few = queries_for(app, client, "/hazards/queue")
+    add_hazards(app, campus, 30, status="reported")
+    assert queries_for(app, client, "/hazards/queue") == few

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import case, select
@@ -25,8 +25,9 @@ from ..hazard_flow import (
     perform,
     refusal,
 )
-from ..hazard_list import HazardFilter
+from ..hazard_list import LIST_LOADS, HazardFilter
 from ..models import Area, Hazard, Photo, User
+from ..storage import photo_store
 from ..tasks.views import render_tasks
 from ..vocab import EVENT
 from ..web import is_htmx, same_site
@@ -102,7 +103,7 @@ def index():
 def queue_sections(campus_id: int) -> dict[str, list[Hazard]]:
     """What waits for the officer: new hazards, overdue ones, fixes to verify."""
     major_first = case((Hazard.severity == "major", 0), else_=1)
-    mine = select(Hazard).where(Hazard.campus_id == campus_id).limit(QUEUE_LIMIT)
+    mine = select(Hazard).where(Hazard.campus_id == campus_id).options(*LIST_LOADS).limit(QUEUE_LIMIT)
     return {
         "new": db.session.scalars(mine.where(Hazard.status == "reported")
                                   .order_by(major_first, Hazard.first_seen_at, Hazard.id)).all(),
@@ -251,9 +252,9 @@ def photo(photo_id):
     record = db.session.get(Photo, photo_id)
     if record is None or not may_see_photo(record):
         abort(404)
-    path = photos.path_for(record.sha256)
-    if not path.exists():
+    store = photo_store()
+    if not store.exists(record.sha256):
         abort(404)
-    response = send_file(path, mimetype=record.content_type, max_age=3600)
+    response = store.response(record.sha256, record.content_type)
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
