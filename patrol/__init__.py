@@ -40,12 +40,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .hazards.views import bp as hazards_bp
     from .home.views import bp as home_bp
     from .notifications.views import bp as notifications_bp
+    from .outbox.views import bp as outbox_bp
     from .reports.views import bp as reports_bp
     from .scan.views import bp as scan_bp
     from .tasks.views import bp as tasks_bp
 
     for blueprint in (auth_bp, home_bp, scan_bp, hazards_bp, checks_bp, tasks_bp, notifications_bp, dashboard_bp,
-                      reports_bp, district_bp, admin_bp, errors_bp):
+                      reports_bp, district_bp, admin_bp, outbox_bp, errors_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # bearer tokens, not cookies: no CSRF to forge
     app.register_blueprint(api_bp)

@@ -12,6 +12,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlalchemy import func, select
 
+from .audit import USER_FIELDS, diff, record, snapshot
 from .extensions import db
 from .models import ROLES, ApiToken, Area, Campus, PointType, User
 
@@ -43,7 +44,7 @@ def default_campus() -> Campus:
 
 def register(app: Flask) -> None:
     """Attach the commands to the app, so `patrol ...` and `flask ...` both find them."""
-    for command in (init, demo, user, token, points, labels, rollup, serve, webhooks, backup, restore):
+    for command in (init, demo, user, token, points, photos_group, labels, rollup, serve, webhooks, backup, restore):
         app.cli.add_command(command)
 
 
@@ -107,9 +108,10 @@ def user_add(username, role, name, password, locale):
     if len(password) < 8:
         raise click.ClickException("The password needs at least 8 characters.")
     account = User(username=username, role=role, name=name, locale=locale,
-                   campus_id=default_campus().id)
+                   campus_id=default_campus().id, active=True)
     account.set_password(password)
     db.session.add(account)
+    record("user.create", account, username, diff({}, snapshot(account, USER_FIELDS)), campus_id=account.campus_id)
     db.session.commit()
     click.echo(f"User {username} ({role}) added.")
 
@@ -128,9 +130,16 @@ def token_create(username, label):
     if account is None:
         raise click.ClickException(f"No user {username}.")
     value = secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user_id=account.id, token_hash=ApiToken.hash(value), label=label))
+    made = ApiToken(user_id=account.id, token_hash=ApiToken.hash(value), label=label)
+    db.session.add(made)
+    record("token.create", made, token_label(account, label), {"user": username, "label": label},
+           campus_id=account.campus_id)  # never the token
     db.session.commit()
     click.echo(value)
+
+
+def token_label(account: User, label: str) -> str:
+    return f"{account.username} “{label}”" if label else account.username
 
 
 @token.command("revoke")
@@ -153,20 +162,22 @@ def token_revoke(token_or_id, username):
             click.echo(f"{username} has no unrevoked tokens.")
             return
     else:
-        record = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(token_or_id)))
-        if record is None and token_or_id.isdecimal():
-            record = db.session.get(ApiToken, int(token_or_id))
-        if record is None:
+        chosen = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(token_or_id)))
+        if chosen is None and token_or_id.isdecimal():
+            chosen = db.session.get(ApiToken, int(token_or_id))
+        if chosen is None:
             raise click.ClickException("No such token.")
-        if record.revoked_at is not None:
-            click.echo(f"Token {record.id} of {record.user.username} was revoked already "
-                       f"({record.revoked_at:%Y-%m-%d %H:%M} UTC).")
+        if chosen.revoked_at is not None:
+            click.echo(f"Token {chosen.id} of {chosen.user.username} was revoked already "
+                       f"({chosen.revoked_at:%Y-%m-%d %H:%M} UTC).")
             return
-        found = [record]
-    for record in found:
-        record.revoked_at = utcnow()
-        label = f" “{record.label}”" if record.label else ""
-        click.echo(f"Revoked token {record.id}{label} of {record.user.username}.")
+        found = [chosen]
+    for revoked in found:
+        revoked.revoked_at = utcnow()
+        record("token.revoke", revoked, token_label(revoked.user, revoked.label),
+               {"user": revoked.user.username, "label": revoked.label}, campus_id=revoked.user.campus_id)
+        label = f" “{revoked.label}”" if revoked.label else ""
+        click.echo(f"Revoked token {revoked.id}{label} of {revoked.user.username}.")
     db.session.commit()
 
 
@@ -206,7 +217,13 @@ def points_import(file):
     """Import points from CSV or XLSX; nothing is imported if any row is bad."""
     from .point_import import import_points
 
-    result = import_points(default_campus(), file.name, file.read_bytes())
+    campus = default_campus()
+
+    def audit(done):
+        record("points.import", campus, campus.name,
+               {"file": file.name, "created": done.created, "updated": done.updated}, campus_id=campus.id)
+
+    result = import_points(campus, file.name, file.read_bytes(), before_commit=audit)
     if result.errors:
         for line, reason in result.errors:
             click.echo(f"line {line}: {reason}" if line else reason, err=True)
@@ -227,6 +244,22 @@ def points_export(out):
         out.write_text(text, encoding="utf-8-sig")
     else:
         click.echo(text, nl=False)
+
+
+@click.group("photos", cls=AppGroup)
+def photos_group():
+    """Stored photo files."""
+
+
+@photos_group.command("sweep")
+@click.option("--older-than", "hours", default=24.0, show_default=True, type=float,  # photos.ORPHAN_GRACE_HOURS
+              help="Only files at least this many hours old.")
+def photos_sweep(hours):
+    """Delete photo files no record refers to (from refused submits, or cut off by a crash)."""
+    from . import photos
+
+    removed = photos.sweep(older_than_seconds=hours * 3600)
+    click.echo(f"Removed {len(removed)} photo file(s) that no check, hazard or event refers to.")
 
 
 @click.group(cls=AppGroup)
@@ -375,6 +408,9 @@ def lan_address() -> str | None:
 def serve(host, port, workers, threads, show_demo_logins):
     """Serve the app with gunicorn (waitress where gunicorn cannot run)."""
     app = current_app._get_current_object()
+    from . import photos
+
+    photos.sweep(older_than_seconds=photos.ORPHAN_GRACE_HOURS * 3600)  # leftovers of a crash or refused submits
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo(f"patrol is serving at http://{shown}:{port}/")
     if host in ("0.0.0.0", "::"):

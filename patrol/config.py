@@ -44,6 +44,8 @@ def from_environment(folder: Path) -> dict:
         "PATROL_MAX_UPLOAD_MB": max_mb,
         "PATROL_OBSERVED_WINDOW_DAYS": int(os.environ.get("PATROL_OBSERVED_WINDOW_DAYS",
                                                           OBSERVED_WINDOW_DAYS_DEFAULT)),
+        # How often an open page tries to send the outbox (seconds); it also sends on reconnect and load.
+        "PATROL_OUTBOX_RETRY_SECONDS": int(os.environ.get("PATROL_OUTBOX_RETRY_SECONDS", 30)),
         # Behind a reverse proxy: how many proxies' X-Forwarded-For / -Proto to trust (0: none).
         "PATROL_TRUSTED_PROXIES": int(os.environ.get("PATROL_TRUSTED_PROXIES", 0)),
         "PATROL_LOGIN_MAX_FAILURES": int(os.environ.get("PATROL_LOGIN_MAX_FAILURES", 5)),  # per username

@@ -1,14 +1,11 @@
 """Error pages: plain, friendly, in the user's language; the 500 handler rolls the session back."""
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template
 from flask_babel import gettext as _
 
+from .auth import wants_json
 from .extensions import db
 
 bp = Blueprint("errors", __name__)
-
-
-def wants_json() -> bool:
-    return request.path.startswith("/api/")
 
 
 def _page(status: int, title: str, message: str):
@@ -21,6 +18,8 @@ def _page(status: int, title: str, message: str):
 def bad_request(error):
     description = getattr(error, "description", "")
     if "CSRF" in str(description):
+        if wants_json():  # the outbox fetches a fresh token and sends again
+            return jsonify({"error": _("The form expired"), "code": "csrf"}), 400
         return _page(400, _("The form expired"), _("Please go back, reload the page and submit again."))
     return _page(400, _("Bad request"), _("The server could not understand this request."))
 

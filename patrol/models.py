@@ -276,9 +276,30 @@ class Photo(db.Model):
     hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazard.id"), index=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("hazard_event.id"), index=True)
     kind: Mapped[str] = mapped_column(String(10), default="before")  # before | after
+    # The SHA-256 of the bytes the phone sent (before re-encoding), for photos sent one by one after
+    # their check (the outbox); sha256 above is the stored, re-encoded file's.
+    client_sha256: Mapped[str | None] = mapped_column(String(64))
 
     check: Mapped[Check | None] = relationship(back_populates="photos", foreign_keys=[check_id])
     uploaded_by: Mapped[User] = relationship()
+
+
+class PendingPhoto(db.Model):
+    """A photo a check or ad-hoc report declared (by the phone's SHA-256) that has not arrived yet.
+
+    The outbox sends a submission first and its photos one by one after it; each arrival turns its
+    pending row into a Photo, and a resend of one already held is a no-op. owner_uuid is the
+    client_uuid of the check or report; item_key is "" for a report.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_uuid: Mapped[str] = mapped_column(String(36), index=True)
+    item_key: Mapped[str] = mapped_column(String(50), default="")
+    client_sha256: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    declared_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("owner_uuid", "item_key", "client_sha256"),)
 
 
 class Hazard(db.Model):
@@ -434,3 +455,25 @@ class ReportEvent(db.Model):
 
     report: Mapped[MonthlyReport] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+
+
+class AuditEntry(db.Model):
+    """One administrative change (users, roles, points, templates, settings, tokens): who, when, what; never edited."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # NULL for the command line; actor_name keeps the username (or "cli:<OS user>") as it was then.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    actor_name: Mapped[str] = mapped_column(String(120))
+    # NULL for what every campus shares (point types and their checklists).
+    campus_id: Mapped[int | None] = mapped_column(ForeignKey("campus.id"))
+    action: Mapped[str] = mapped_column(String(40), index=True)  # e.g. user.create, point.retire
+    target_type: Mapped[str] = mapped_column(String(40), default="")
+    target_id: Mapped[int | None] = mapped_column(Integer)
+    target_label: Mapped[str] = mapped_column(String(300), default="")
+    detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON: {field: [old, new]} and the like
+    ip: Mapped[str] = mapped_column(String(45), default="")
+
+    actor: Mapped[User | None] = relationship()
+
+    __table_args__ = (Index("ix_audit_entry_campus_at", "campus_id", "at"),)

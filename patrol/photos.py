@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +11,11 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .storage import FilesystemStore, StorageError, photo_store
+
 
 MAX_SIDE = 1600
+ORPHAN_GRACE_HOURS = 24  # a refused submit's photos wait this long for the form to come back
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "HEIF", "MPO"}
 # Decompression bombs: a tiny file that expands to a huge bitmap.
@@ -25,6 +26,10 @@ class PhotoError(ValueError):
     """A file that is not an acceptable photo; str() is a message for the user."""
 
 
+class PhotoNotSaved(PhotoError):
+    """A good photo the server could not store (storage full or not writable): worth sending again later."""
+
+
 @dataclass
 class StoredImage:
     sha256: str
@@ -33,12 +38,9 @@ class StoredImage:
     height: int
 
 
-def uploads_root() -> Path:
-    return Path(current_app.config["PATROL_UPLOADS"])
-
-
 def path_for(sha256: str) -> Path:
-    return uploads_root() / sha256[:2] / f"{sha256}.jpg"
+    """Where the filesystem store keeps a photo (for tests and tools that look at the files)."""
+    return FilesystemStore(current_app.config["PATROL_UPLOADS"]).path(sha256)
 
 
 def normalise(data: bytes) -> bytes:
@@ -67,18 +69,11 @@ def store(data: bytes) -> StoredImage:
     """Normalise and write the image to the uploads folder (atomically); return what was stored."""
     jpeg = normalise(data)
     digest = hashlib.sha256(jpeg).hexdigest()
-    target = path_for(digest)
-    if not target.exists():
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(jpeg)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except OSError:
-            raise PhotoError(_l("The server could not save the photo (storage full or not writable). Nothing was saved; please try again or tell the administrator.")) from None
+    try:
+        photo_store().put(digest, jpeg)
+    except StorageError:
+        current_app.logger.exception("photo store refused a write")
+        raise PhotoNotSaved(_l("The server could not save the photo (storage full or not writable). Nothing was saved; please try again or tell the administrator.")) from None
     with Image.open(io.BytesIO(jpeg)) as image:
         width, height = image.size
     return StoredImage(digest, len(jpeg), width, height)
@@ -88,11 +83,12 @@ def kept(sha256: str) -> StoredImage | None:
     """A photo already on the server from an earlier, refused submit, known by its hash; None if not."""
     if not SHA256_HEX.match(sha256 or ""):
         return None
-    path = path_for(sha256)
-    if not path.exists():
+    store = photo_store()
+    if not store.exists(sha256):
         return None
-    with Image.open(path) as image:
-        return StoredImage(sha256, path.stat().st_size, *image.size)
+    data = store.read(sha256)
+    with Image.open(io.BytesIO(data)) as image:
+        return StoredImage(sha256, len(data), *image.size)
 
 
 def collect(kept_hashes: list[str], uploads: list) -> tuple[list[StoredImage], str | None]:
@@ -110,3 +106,26 @@ def collect(kept_hashes: list[str], uploads: list) -> tuple[list[StoredImage], s
 def uploaded_files(files, name: str) -> list:
     """The non-empty files a multipart form sent under name."""
     return [f for f in files.getlist(name) if f and f.filename]
+
+
+def sweep(older_than_seconds: float) -> list[str]:
+    """Delete stored photos no Photo row refers to, once older than the grace period; their hashes.
+
+    Such files come from a submit the server refused (kept so the guard need not take the photo again)
+    or from a request cut off between writing the file and committing its row (a crash). Neither is
+    ever acknowledged to the phone, which sends the photo again if it still needs it.
+    """
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import Photo
+
+    store = photo_store()
+    referenced = set(db.session.scalars(select(Photo.sha256).distinct()))
+    removed = []
+    for sha256, age in list(store.listing()):
+        if sha256 not in referenced and age >= older_than_seconds:
+            store.delete(sha256)
+            removed.append(sha256)
+    store.clean_incomplete(older_than_seconds)
+    return removed

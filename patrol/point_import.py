@@ -6,7 +6,7 @@ import csv
 import io
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -80,8 +80,13 @@ class FileProblem(Exception):
         self.reason, self.line = reason, line
 
 
-def import_points(campus: Campus, filename: str, data: bytes) -> ImportResult:
-    """Create or update the campus's points from a CSV or XLSX file; if any row is bad, change nothing."""
+def import_points(campus: Campus, filename: str, data: bytes,
+                  before_commit: Callable[[ImportResult], object] | None = None) -> ImportResult:
+    """Create or update the campus's points from a CSV or XLSX file; if any row is bad, change nothing.
+
+    before_commit(result) runs once the rows are in the session, so what it adds (an audit entry) is
+    committed with them or not at all.
+    """
     try:
         table = read_table(filename, data)
     except FileProblem as problem:
@@ -89,7 +94,7 @@ def import_points(campus: Campus, filename: str, data: bytes) -> ImportResult:
     rows, errors = parse_rows(table)
     if errors:
         return ImportResult(errors=errors)
-    return save(campus, rows)
+    return save(campus, rows, before_commit)
 
 
 def read_table(filename: str, data: bytes) -> list[tuple[int, list[str]]]:
@@ -284,7 +289,8 @@ def check_row(values: dict[str, str], headers: dict[str, str], types: dict[str, 
     return problems
 
 
-def save(campus: Campus, rows: list[Row]) -> ImportResult:
+def save(campus: Campus, rows: list[Row],
+         before_commit: Callable[[ImportResult], object] | None = None) -> ImportResult:
     """Write every row in one transaction: new codes are created, known codes updated."""
     areas = {a.name: a for a in db.session.scalars(select(Area).where(Area.campus_id == campus.id))}
     points = {p.code: p for p in db.session.scalars(select(Point).where(Point.campus_id == campus.id))}
@@ -310,6 +316,8 @@ def save(campus: Campus, rows: list[Row]) -> ImportResult:
             elif row.active and not point.active:
                 reactivate_point(point)
     try:
+        if before_commit is not None:
+            before_commit(result)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

@@ -27,6 +27,7 @@ from .models import (
     utcnow,
 )
 from .hazard_flow import notify_new_hazard
+from . import photo_uploads
 from .photos import StoredImage
 
 NOTE_MAX = 2000
@@ -53,6 +54,8 @@ class CheckSubmission:
     results: dict[str, tuple[str, str]]  # item key -> (result, note)
     photos: dict[str, list[StoredImage]] = field(default_factory=dict)
     source: str = "form"
+    # Photos to follow one by one (photo_uploads): item key -> SHA-256 of the phone's bytes.
+    declared: dict[str, list[str]] = field(default_factory=dict)
 
     def content_hash(self) -> str:
         canonical = {
@@ -183,6 +186,7 @@ def _insert_check(user: User, sub: CheckSubmission, digest: str) -> Outcome:
         for stored in sub.photos.get(key, []):
             db.session.add(_photo_row(user, stored, check_id=check.id, item_key=key,
                                       hazard_id=hazard.id if hazard else None))
+    photo_uploads.declare(user, check.client_uuid, sub.declared, set())
     db.session.flush()
     return outcome
 
@@ -230,6 +234,7 @@ def _attach_missing_photos(user, check: Check, sub: CheckSubmission) -> None:
                 held.add((key, stored.sha256))
                 db.session.add(_photo_row(user, stored, check_id=check.id, item_key=key,
                                           hazard_id=hazards.get(key)))
+    photo_uploads.declare(user, check.client_uuid, sub.declared, photo_uploads.held_by_client_hash(check.photos))
 
 
 @dataclass
@@ -244,6 +249,7 @@ class AdhocReport:
     category: str
     description: str
     photos: list[StoredImage] = field(default_factory=list)
+    declared: list[str] = field(default_factory=list)  # photos to follow (photo_uploads)
 
     def content_hash(self) -> str:
         canonical = [self.point.id if self.point else None, self.area_id, self.location.strip(),
@@ -276,6 +282,8 @@ def report_hazard(user: User, report: AdhocReport) -> tuple[Hazard, bool]:
         for stored in report.photos:
             if stored.sha256 not in held:
                 db.session.add(_photo_row(user, stored, hazard_id=existing.id))
+        photo_uploads.declare(user, existing.client_uuid, {photo_uploads.REPORT_ITEM: report.declared},
+                              photo_uploads.held_by_client_hash(existing.photos))
         db.session.commit()
         return existing, False
     now = utcnow()
@@ -296,6 +304,7 @@ def report_hazard(user: User, report: AdhocReport) -> tuple[Hazard, bool]:
     notify_new_hazard(hazard)
     for stored in report.photos:
         db.session.add(_photo_row(user, stored, hazard_id=hazard.id))
+    photo_uploads.declare(user, hazard.client_uuid, {photo_uploads.REPORT_ITEM: report.declared}, set())
     try:
         db.session.commit()
     except IntegrityError:

@@ -99,6 +99,7 @@ def init_app(app: Flask) -> None:
         locale_code=locale_code,
         htmx_version=HTMX_VERSION,
         is_htmx=is_htmx,
+        now_iso=lambda: iso_utc(datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)),
         **TEMPLATE_GLOBALS,
     )
     app.jinja_env.filters["localtime"] = format_local

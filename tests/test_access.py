@@ -52,8 +52,20 @@ POLICY = {
     "api.hazards": "api",
     "api.hazard": "api",
     "api.hazard_action": "api",
+    "api.check": "api",
+    "api.check_photo": "api",
+    "scan.check_sent": ALL,
+    "scan.report_sent": CHECKERS,
+    "outbox.service_worker": None,
+    "outbox.manifest": None,
+    "outbox.index": ALL,
+    "outbox.session": ALL,
+    "outbox.pack": ALL,
+    "outbox.check_photo": CHECKERS,
+    "outbox.report_photo": CHECKERS,
     "admin.labels": {"admin", "officer"},
     "admin.labels_file": {"admin", "officer"},
+    "admin.audit": ADMIN,
 }
 
 
@@ -87,25 +99,25 @@ def ids(app, campus):
         db.session.commit()
         return {"token": point.token, "point_id": point.id, "area_id": point.area_id, "type_id": point_type.id,
                 "item_id": item.id, "user_id": guard.id, "hazard_id": hazard.id, "code": point.code,
-                "action": "dismiss", "photo_id": 1, "filename": "app.css", "month": "2026-03"}
+                "action": "dismiss", "photo_id": 1, "filename": "app.css", "month": "2026-03",
+                "client_uuid": str(uuid.uuid4()), "sha256": "0" * 64}
 
 
 def routes(app, ids):
     """(endpoint, method, url) for every route, with real parameters."""
-    from flask import url_for
-
-    with app.test_request_context():
-        for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-            url = url_for(rule.endpoint, **{name: ids[name] for name in rule.arguments})
-            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-                yield rule.endpoint, method, url
+    adapter = app.url_map.bind("localhost")
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            # Built for this rule and method: one endpoint may have several rules (GET a list, PUT an item).
+            yield rule.endpoint, method, adapter.build(rule.endpoint, {name: ids[name] for name in rule.arguments},
+                                                       method=method)
 
 
 def request(client, method, url):
     if method == "GET":
         return client.get(url)
     token = csrf_from(client.get("/login"))
-    return client.post(url, data={"csrf_token": token, "client_uuid": str(uuid.uuid4()),
+    return client.open(url, method=method, data={"csrf_token": token, "client_uuid": str(uuid.uuid4()),
                                   "photo": (io.BytesIO(jpeg_bytes()), "x.jpg")},
                        content_type="multipart/form-data")
 

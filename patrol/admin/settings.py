@@ -8,6 +8,7 @@ from flask_login import current_user
 from sqlalchemy import Select, case, func, select
 
 from .. import webhooks
+from ..audit import diff, record, snapshot
 from ..auth import roles_required
 from ..extensions import db
 from ..models import Campus, WebhookDelivery
@@ -16,6 +17,8 @@ from .settings_forms import COMMON_TIMEZONES, WEBHOOK_FORMATS, CampusSettingsFor
 from .views import bp, get_own, render_form, require_post_form, see_other
 
 DELIVERIES_PER_PAGE = 50
+SETTINGS_FIELDS = ("name", "timezone", "deadline_days_general", "deadline_days_major", "weekend_rounds",
+                   "webhook_url", "webhook_format")
 DELIVERY_STATUS = {"pending": _l("Waiting"), "sent": _l("Sent"), "failed": _l("Failed")}
 WEBHOOK_KIND = {
     "major_reported": _l("New major hazard"),
@@ -23,6 +26,10 @@ WEBHOOK_KIND = {
     "rejected": _l("Fix rejected"),
     "test": _l("Test message"),
 }
+
+
+def delivery_label(delivery: WebhookDelivery) -> str:
+    return f"#{delivery.id} {delivery.kind}"
 
 
 def own_campus() -> Campus:
@@ -60,7 +67,11 @@ def settings():
     campus = own_campus()
     form = CampusSettingsForm(obj=campus)
     if form.validate_on_submit():
+        before = snapshot(campus, SETTINGS_FIELDS)
         form.fill(campus)
+        changed = diff(before, snapshot(campus, SETTINGS_FIELDS))
+        if changed:  # the webhook URL's query (a robot's key) is hidden by the audit log itself
+            record("settings.update", campus, campus.name, changed, campus_id=campus.id)
         db.session.commit()
         flash(_("Settings saved."))
         return see_other("admin.settings")
@@ -73,9 +84,13 @@ def settings():
 @roles_required("admin")
 def send_test_message():
     require_post_form()
-    if webhooks.enqueue(None, "test", campus=own_campus()) is None:
+    campus = own_campus()
+    delivery = webhooks.enqueue(None, "test", campus=campus)
+    if delivery is None:
         flash(_("Save a webhook URL first: there is nowhere to send the test message."), "error")
         return see_other("admin.settings")
+    db.session.flush()  # the label shows the delivery's id
+    record("webhook.test", delivery, delivery_label(delivery), campus_id=campus.id)
     db.session.commit()
     flash(_("Test message queued: its outcome shows in the list below within a few seconds."))
     return see_other("admin.webhook_deliveries")
@@ -100,7 +115,10 @@ def retry_delivery():
     if delivery.status == "sent":
         flash(_("This message was already sent."), "error")
     else:
+        before = delivery.status
         webhooks.retry(delivery)
+        record("webhook.retry", delivery, delivery_label(delivery),
+               {"status": [before, delivery.status], "attempts": delivery.attempts}, campus_id=delivery.campus_id)
         db.session.commit()
         flash(_("The message will be sent again in a moment."))
     return see_other("admin.webhook_deliveries")

@@ -1,4 +1,4 @@
-"""Administration: areas, points, checklist templates, users, imports and QR labels."""
+"""Administration: areas, points, checklist templates, users, imports and QR labels; each change audited."""
 from __future__ import annotations
 
 import base64
@@ -10,6 +10,7 @@ from flask_login import current_user, login_user
 from markupsafe import Markup
 from sqlalchemy import func, select
 
+from ..audit import USER_FIELDS, diff, record, snapshot
 from ..auth import roles_required
 from ..extensions import db
 from ..label_sheet import label_points, labels_for, scan_url
@@ -38,6 +39,9 @@ from .forms import (
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 LABEL_MAKERS = ("admin", "officer")
+AREA_FIELDS = ("name", "building", "floor", "zone", "responsible")
+TYPE_FIELDS = ("key", "name_zh", "name_en", "cadence", "per_period")
+ITEM_FIELDS = ("key", "text_zh", "text_en", "category", "severity", "photo_required", "position", "active")
 
 
 def invalid() -> int:
@@ -82,6 +86,29 @@ def require_post_form() -> None:
         abort(400)
 
 
+def record_changes(action: str, target, label: str, before: dict, after: dict, *, campus_id: int | None) -> None:
+    """Audit an edit, unless it changed nothing."""
+    changed = diff(before, after)
+    if changed:
+        record(action, target, label, changed, campus_id=campus_id)
+
+
+def point_fields(point: Point) -> dict:
+    """What the audit log compares of a point: its area and type by name, not by id."""
+    area, point_type = db.session.get(Area, point.area_id), db.session.get(PointType, point.point_type_id)
+    return {"code": point.code, "name": point.name, "location": point.location,
+            "area": area.name if area else None, "type": point_type.key if point_type else None,
+            "cadence": point.cadence, "per_period": point.per_period, "active": point.active}
+
+
+def point_label(point: Point) -> str:
+    return f"{point.code} {point.name}"
+
+
+def item_label(item: ChecklistItem, point_type: PointType) -> str:
+    return f"{point_type.key}/{item.key}"
+
+
 @bp.route("/")
 @roles_required("admin")
 def index():
@@ -117,6 +144,8 @@ def create_area():
         area = Area(campus_id=current_user.campus_id)
         form.populate_obj(area)
         db.session.add(area)
+        record("area.create", area, area.name, diff({}, snapshot(area, AREA_FIELDS)),
+               campus_id=current_user.campus_id)
         db.session.commit()
         flash(_("Area “%(name)s” saved.", name=area.name))
         return see_other("admin.areas")
@@ -129,7 +158,10 @@ def update_area(area_id):
     area = get_own(Area, area_id)
     form = AreaForm(campus_id=current_user.campus_id, area=area)
     if form.validate_on_submit():
+        before = snapshot(area, AREA_FIELDS)
         form.populate_obj(area)
+        record_changes("area.update", area, area.name, before, snapshot(area, AREA_FIELDS),
+                       campus_id=current_user.campus_id)
         db.session.commit()
         flash(_("Area “%(name)s” saved.", name=area.name))
         return see_other("admin.areas")
@@ -152,9 +184,11 @@ def points():
 def create_point():
     form = PointForm(campus_id=current_user.campus_id)
     if form.validate_on_submit():
-        point = Point()
+        point = Point(active=True)
         form.fill(point)
         db.session.add(point)
+        record("point.create", point, point_label(point), diff({}, point_fields(point)),
+               campus_id=current_user.campus_id)
         db.session.commit()
         flash(_("Point %(code)s saved.", code=point.code))
         return see_other("admin.update_point", point_id=point.id)
@@ -167,7 +201,10 @@ def update_point(point_id):
     point = get_own(Point, point_id)
     form = PointForm(campus_id=current_user.campus_id, point=point)
     if form.validate_on_submit():
+        before = point_fields(point)
         form.fill(point)
+        record_changes("point.update", point, point_label(point), before, point_fields(point),
+                       campus_id=current_user.campus_id)
         db.session.commit()
         flash(_("Point %(code)s saved.", code=point.code))
         return see_other("admin.update_point", point_id=point.id)
@@ -182,7 +219,10 @@ def update_point(point_id):
 def retire(point_id):
     require_post_form()
     point = get_own(Point, point_id)
-    retire_point(point)
+    if point.active:
+        retire_point(point)
+        record("point.retire", point, point_label(point), {"active": [True, False]},
+               campus_id=point.campus_id)
     db.session.commit()
     flash(_("Point %(code)s retired: its label no longer opens it.", code=point.code))
     return see_other("admin.update_point", point_id=point.id)
@@ -193,7 +233,10 @@ def retire(point_id):
 def reactivate(point_id):
     require_post_form()
     point = get_own(Point, point_id)
-    reactivate_point(point)
+    if not point.active:
+        reactivate_point(point)
+        record("point.reactivate", point, point_label(point), {"active": [False, True]},
+               campus_id=point.campus_id)
     db.session.commit()
     flash(_("Point %(code)s is active again.", code=point.code))
     return see_other("admin.update_point", point_id=point.id)
@@ -205,6 +248,7 @@ def regenerate_token(point_id):
     require_post_form()
     point = get_own(Point, point_id)
     point.token = new_token()
+    record("point.token_regenerate", point, point_label(point), campus_id=point.campus_id)  # never the token
     db.session.commit()
     flash(_("Point %(code)s has a new QR code. Print its label again: the old label no longer opens it.",
             code=point.code))
@@ -217,8 +261,14 @@ def import_file():
     form = ImportForm()
     result = None
     if form.validate_on_submit():
-        upload = form.file.data
-        result = import_points(current_user.campus, upload.filename or "", upload.read())
+        upload, campus = form.file.data, current_user.campus
+        filename = upload.filename or ""
+
+        def audit(done):
+            record("points.import", campus, campus.name,
+                   {"file": filename, "created": done.created, "updated": done.updated}, campus_id=campus.id)
+
+        result = import_points(campus, filename, upload.read(), before_commit=audit)
         if not result.errors:
             flash(_("Import done: %(created)d created, %(updated)d updated.",
                     created=result.created, updated=result.updated))
@@ -252,6 +302,9 @@ def create_point_type():
         point_type = PointType()
         form.populate_obj(point_type)
         db.session.add(point_type)
+        # Templates are shared by every campus: so are their entries (no campus).
+        record("type.create", point_type, point_type.key, diff({}, snapshot(point_type, TYPE_FIELDS)),
+               campus_id=None)
         db.session.commit()
         flash(_("Point type “%(name)s” saved; now add its checklist items.", name=point_type.name_en))
         return see_other("admin.update_point_type", type_id=point_type.id)
@@ -269,7 +322,10 @@ def update_point_type(type_id):
     point_type = get_point_type(type_id)
     form = PointTypeForm(obj=point_type)
     if form.validate_on_submit():
+        before = snapshot(point_type, TYPE_FIELDS)
         form.populate_obj(point_type)
+        record_changes("type.update", point_type, point_type.key, before, snapshot(point_type, TYPE_FIELDS),
+                       campus_id=None)
         db.session.commit()
         flash(_("Point type “%(name)s” saved.", name=point_type.name_en))
         return see_other("admin.update_point_type", type_id=point_type.id)
@@ -283,9 +339,11 @@ def create_item(type_id):
     point_type = get_point_type(type_id)
     form = NewItemForm(point_type=point_type)
     if form.validate_on_submit():
-        item = ChecklistItem(point_type_id=point_type.id, key=form.key.data)
+        item = ChecklistItem(point_type_id=point_type.id, key=form.key.data, active=True)
         fill_item(item, form, point_type)
         db.session.add(item)
+        record("item.create", item, item_label(item, point_type), diff({}, snapshot(item, ITEM_FIELDS)),
+               campus_id=None)
         db.session.commit()
         flash(_("Item “%(key)s” added.", key=item.key))
         return see_other("admin.update_point_type", type_id=point_type.id)
@@ -309,7 +367,10 @@ def update_item(type_id, item_id):
     item = get_item(point_type, item_id)
     form = ItemForm(obj=item)
     if form.validate_on_submit():
+        before = snapshot(item, ITEM_FIELDS)
         fill_item(item, form, point_type)
+        record_changes("item.update", item, item_label(item, point_type), before, snapshot(item, ITEM_FIELDS),
+                       campus_id=None)
         db.session.commit()
         flash(_("Item “%(key)s” saved.", key=item.key))
         return see_other("admin.update_point_type", type_id=point_type.id)
@@ -320,9 +381,12 @@ def update_item(type_id, item_id):
 @roles_required("admin")
 def deactivate_item(type_id, item_id):
     require_post_form()
-    item = get_item(get_point_type(type_id), item_id)
+    point_type = get_point_type(type_id)
+    item = get_item(point_type, item_id)
     # Never deleted: past checks and open hazards refer to the item by its key.
-    item.active = False
+    if item.active:
+        item.active = False
+        record("item.deactivate", item, item_label(item, point_type), {"active": [True, False]}, campus_id=None)
     db.session.commit()
     flash(_("Item “%(key)s” removed from the checklist.", key=item.key))
     return see_other("admin.update_point_type", type_id=type_id)
@@ -332,8 +396,11 @@ def deactivate_item(type_id, item_id):
 @roles_required("admin")
 def activate_item(type_id, item_id):
     require_post_form()
-    item = get_item(get_point_type(type_id), item_id)
-    item.active = True
+    point_type = get_point_type(type_id)
+    item = get_item(point_type, item_id)
+    if not item.active:
+        item.active = True
+        record("item.activate", item, item_label(item, point_type), {"active": [False, True]}, campus_id=None)
     db.session.commit()
     flash(_("Item “%(key)s” is back on the checklist.", key=item.key))
     return see_other("admin.update_point_type", type_id=type_id)
@@ -353,13 +420,24 @@ def create_user():
     form = NewUserForm()
     if form.validate_on_submit():
         account = User(campus_id=current_user.campus_id, username=form.username.data, name=form.name.data,
-                       role=form.role.data, locale=form.locale.data)
+                       role=form.role.data, locale=form.locale.data, active=True)
         account.set_password(form.password.data)
         db.session.add(account)
+        record("user.create", account, account.username, diff({}, snapshot(account, USER_FIELDS)),
+               campus_id=account.campus_id)
         db.session.commit()
         flash(_("User %(username)s created.", username=account.username))
         return see_other("admin.users")
     return render_form("admin/user_new.html", form)
+
+
+def user_action(changed: dict) -> str:
+    """One entry per save, named by its weightiest change: the role, then whether the user may log in."""
+    if "role" in changed:
+        return "user.role"
+    if "active" in changed:
+        return "user.activate" if changed["active"][1] else "user.deactivate"
+    return "user.update"
 
 
 def render_user_page(account: User, form: UserForm, password_form: PasswordForm, status: int = 200):
@@ -372,7 +450,11 @@ def update_user(user_id):
     account = get_own(User, user_id)
     form = UserForm(user=account, actor=current_user)
     if form.validate_on_submit():
+        before = snapshot(account, USER_FIELDS)
         form.populate_obj(account)
+        changed = diff(before, snapshot(account, USER_FIELDS))
+        if changed:
+            record(user_action(changed), account, account.username, changed, campus_id=account.campus_id)
         db.session.commit()
         flash(_("User %(username)s saved.", username=account.username))
         return see_other("admin.users")
@@ -387,6 +469,7 @@ def reset_password(user_id):
     form = PasswordForm()
     if form.validate_on_submit():
         account.set_password(form.password.data)  # ends the user's sessions
+        record("user.password_reset", account, account.username, campus_id=account.campus_id)  # never the password
         db.session.commit()
         if account.id == current_user.id:  # an admin resetting their own: this session goes on
             login_user(account, remember=True)
@@ -428,4 +511,4 @@ def labels_file():
     pdf = labels_pdf(chosen, size=form.size.data, title=_("%(school)s · QR labels", school=chosen[0].school))
     return send_file(io.BytesIO(pdf), mimetype="application/pdf", as_attachment=True,
                      download_name=f"qr-labels-{form.size.data}.pdf")
-from . import settings  # noqa: F401
+from . import audit_log, settings  # noqa: F401,E402

@@ -10,7 +10,7 @@ from flask import Blueprint, g, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from .. import photos
+from .. import photo_uploads, photos
 from ..check_list import CheckFilter
 from ..extensions import db
 from ..hazard_flow import ACTIONS, ActionInput, ActionRefused, allowed_actions, is_overdue, local_today, perform, refusal
@@ -89,7 +89,7 @@ def point_json(point: Point, with_items: bool = False) -> dict:
     return data
 
 
-def check_json(check: Check) -> dict:
+def check_json(check: Check, missing: list[str] | None = None) -> dict:
     observed = local_time(check.observed_at, "UTC").astimezone(timezone(timedelta(minutes=check.observed_offset)))
     return {
         "id": check.id,
@@ -101,6 +101,7 @@ def check_json(check: Check) -> dict:
         "clock_flag": check.clock_flag,
         "results": [{"item": r.item_key, "result": r.result, "note": r.note} for r in check.results],
         "photos": len(check.photos),
+        "missing_photos": photo_uploads.missing(check.client_uuid) if missing is None else missing,
     }
 
 
@@ -272,6 +273,9 @@ def create_check():
     results, results_error = parse_results(body.get("results"))
     if results_error:
         fields["results"] = results_error
+    declared, photos_error = parse_declared_photos(body.get("photos"), results)
+    if photos_error:
+        fields["photos"] = photos_error
     if fields:
         return error(422, _("The check is not valid."), fields)
     item_errors = validate_results(found, results, {}, require_photos=False)
@@ -279,7 +283,8 @@ def create_check():
         return error(422, _("The check is not valid."),
                      {("results" if k == "results" else f"results.{k}"): v for k, v in item_errors.items()})
     submission = CheckSubmission(client_uuid=client_uuid, point=found, observed_at=observed_at,
-                                 observed_raw=observed_raw.strip(), results=results, source="api")
+                                 observed_raw=observed_raw.strip(), results=results, source="api",
+                                 declared=declared)
     try:
         outcome = record_check(g.api_user, submission)
     except Conflict as exc:
@@ -325,8 +330,48 @@ def checks():
     limit = limit or CHECKS_LIMIT_DEFAULT
     # One more than asked tells the client that older checks were left out.
     rows = db.session.scalars(filters.statement(g.api_user.campus_id).limit(limit + 1)).all()
-    return jsonify({"checks": [check_json(c) for c in rows[:limit]], "more": len(rows) > limit,
+    missing = photo_uploads.missing_by_owner([c.client_uuid for c in rows[:limit]])
+    return jsonify({"checks": [check_json(c, missing.get(c.client_uuid, [])) for c in rows[:limit]],
+                    "more": len(rows) > limit,
                     "generated_at": iso_utc(utcnow())})
+
+
+@bp.route("/checks/<client_uuid>")
+@token_required(*READERS, "guard")
+def check(client_uuid):
+    """One check by its client_uuid, with the photos the server still lacks (a guard: only their own)."""
+    found = db.session.scalar(select(Check).where(Check.client_uuid == client_uuid))
+    if (found is None or found.point.campus_id != g.api_user.campus_id
+            or (g.api_user.role == "guard" and found.user_id != g.api_user.id)):
+        return error(404, _("No check with this submission id has reached the server."))
+    return jsonify(check_json(found))
+
+
+@bp.route("/checks/<client_uuid>/photos/")
+@bp.route("/checks/<client_uuid>/photos/<sha256>", methods=["PUT"])
+@token_required(*CHECKERS)
+def check_photo(client_uuid, sha256=None):
+    """PUT one photo declared with the check (the body is the image bytes); GET the ones still missing."""
+    return photo_uploads.answer(g.api_user, lambda: photo_uploads.find_check(g.api_user, client_uuid), sha256)
+
+
+def parse_declared_photos(raw, results) -> tuple[dict[str, list[str]], str | None]:
+    """{item key: [sha256, ...]} from the API's list of {item, sha256}, or an error message."""
+    if raw in (None, []):
+        return {}, None
+    problem = _("A list of {item, sha256}: the item's key and the SHA-256 of the photo's bytes.")
+    if not isinstance(raw, list):
+        return {}, problem
+    declared: dict[str, list[str]] = {}
+    for entry in raw:
+        if not isinstance(entry, dict) or not isinstance(entry.get("item"), str) \
+                or not isinstance(entry.get("sha256"), str) or entry["item"] not in results:
+            return {}, problem
+        hashes, well_formed = photo_uploads.valid_hashes([entry["sha256"]])
+        if not well_formed or not hashes:
+            return {}, problem
+        declared.setdefault(entry["item"], []).extend(h for h in hashes if h not in declared.get(entry["item"], []))
+    return declared, None
 
 
 def parse_results(raw) -> tuple[dict[str, tuple[str, str]], str | None]:

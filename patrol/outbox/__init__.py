@@ -1,0 +1,1 @@
+"""Offline field use: the service worker, the patrol pack, and the outbox's endpoints."""
