@@ -129,7 +129,9 @@ def token_create(username, label):
     account = db.session.scalar(select(User).where(User.username == username))
     if account is None:
         raise click.ClickException(f"No user {username}.")
-    value = secrets.token_urlsafe(32)
+    value = "-"
+    while value.startswith("-"):  # one that starts with "-" reads as an option to `patrol token revoke`
+        value = secrets.token_urlsafe(32)
     made = ApiToken(user_id=account.id, token_hash=ApiToken.hash(value), label=label)
     db.session.add(made)
     record("token.create", made, token_label(account, label), {"user": username, "label": label},

@@ -66,3 +66,15 @@ def test_patrol_serve_runs_gunicorn_and_serves_the_app(tmp_path):
         server.terminate()
         server.wait(timeout=30)
         server.stdout.close()
+
+
+def test_a_new_token_never_starts_with_a_dash(app, campus, monkeypatch):
+    """`patrol token revoke -abc…` would read the token as an option: such tokens are never handed out."""
+    import patrol.cli
+
+    drawn = iter(["-looks-like-an-option", "plain-token-value"])
+    monkeypatch.setattr(patrol.cli.secrets, "token_urlsafe", lambda n: next(drawn))
+    runner = app.test_cli_runner()
+    made = runner.invoke(args=["token", "create", "guard"])
+    assert made.output.strip() == "plain-token-value"
+    assert runner.invoke(args=["token", "revoke", made.output.strip()]).exit_code == 0

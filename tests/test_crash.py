@@ -66,8 +66,11 @@ class Server:
 
     def stop(self):
         if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=30)
+            os.killpg(self.process.pid, signal.SIGINT)  # gunicorn's quick shutdown
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
 
 
 def request(port, method, path, body=None, headers=None):
