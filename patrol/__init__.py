@@ -24,6 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     database.configure(app)
     db.init_app(app)
+    web.guard_input(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=web.select_locale, timezone_selector=web.select_timezone)

@@ -27,6 +27,7 @@ from .models import (
     utcnow,
 )
 from .photos import StoredImage
+from .web import ID_MAX, small_int
 
 MANAGERS = ("officer", "admin")
 WORKERS = ("guard", "repairer", "officer", "admin")  # anyone who can be assigned a fix
@@ -78,9 +79,9 @@ class ActionInput:
                      photos=photos or [])
         raw_assignee = data.get("assignee") or data.get("assignee_id")
         if raw_assignee not in (None, ""):
-            try:
-                values.assignee_id = int(raw_assignee)
-            except (TypeError, ValueError):
+            exact = isinstance(raw_assignee, int) and not isinstance(raw_assignee, bool) and 0 < raw_assignee <= ID_MAX
+            values.assignee_id = raw_assignee if exact else small_int(str(raw_assignee))
+            if values.assignee_id is None:
                 values.errors["assignee"] = str(_l("Choose a person from the list."))
         raw_deadline = data.get("deadline")
         if raw_deadline not in (None, ""):

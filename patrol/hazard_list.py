@@ -11,6 +11,7 @@ from .extensions import db
 from .hazard_flow import local_today, overdue_clause
 from .models import CATEGORIES, HAZARD_STATES, OPEN_HAZARD_STATES, SEVERITIES, Campus, Hazard
 from .periods import Period
+from .web import small_int
 
 STATUS_FILTERS = ("open", *HAZARD_STATES)
 # What a list row shows besides the hazard itself: loaded with the page, not one query per row.
@@ -38,7 +39,7 @@ class HazardFilter:
             status=args.get("status", "") if args.get("status", "") in STATUS_FILTERS else "",
             severity=args.get("severity", "") if args.get("severity", "") in SEVERITIES else "",
             category=args.get("category", "") if args.get("category", "") in CATEGORIES else "",
-            area=int(area) if area.isdigit() else None,
+            area=small_int(area),
             overdue=args.get("overdue", "") in ("1", "true"),
             found=_period(args.get("found", "")),
             verified=_period(args.get("verified", "")),

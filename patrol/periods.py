@@ -22,6 +22,14 @@ from .models import CADENCES, Campus, Check, Point
 KIND_OF_CADENCE = {"daily": "day", "weekly": "week", "monthly": "month"}
 
 
+# Days patrol handles: far enough from datetime's limits that a period's end or its UTC bounds never overflow.
+CALENDAR_START, CALENDAR_END = date(1900, 1, 1), date(9000, 1, 1)
+
+
+def in_calendar(day: date) -> bool:
+    return CALENDAR_START <= day < CALENDAR_END
+
+
 @dataclass(frozen=True, order=True)
 class Period:
     """A local calendar period [start, end): a day, an ISO week (Monday first) or a month."""
@@ -32,6 +40,8 @@ class Period:
 
     @classmethod
     def containing(cls, kind: str, day: date) -> Period:
+        if not in_calendar(day):
+            raise ValueError("outside the years patrol handles")
         if kind == "day":
             return cls("day", day, day + timedelta(days=1))
         if kind == "week":

@@ -106,6 +106,9 @@ def read_table(filename: str, data: bytes) -> list[tuple[int, list[str]]]:
         raise FileProblem(_("The file is empty."))
     lines = read_csv(data) if suffix == "csv" else read_xlsx(data)
     table = [(n, cells) for n, cells in lines if any(cell.strip() for cell in cells)]
+    for n, cells in table:
+        if any("\x00" in cell for cell in cells):
+            raise FileProblem(_("This line holds a NUL character: the file is damaged or not a table."), line=n)
     if not table:
         raise FileProblem(_("The file is empty."))
     if len(table) == 1:
@@ -273,7 +276,7 @@ def check_row(values: dict[str, str], headers: dict[str, str], types: dict[str, 
         problems.append(_("Unknown cadence “%(value)s”: use daily, weekly or monthly.", value=cadence))
     count = values.get("per_period", "")
     if count:
-        if not re.fullmatch(r"[+-]?\d+", count):
+        if not re.fullmatch(r"[+-]?[0-9]{1,9}", count):
             problems.append(_("“%(column)s” must be a whole number, not “%(value)s”.",
                               column=headers["per_period"], value=count))
         elif int(count) < 1:

@@ -27,10 +27,12 @@ from .models import (
     utcnow,
 )
 from .hazard_flow import notify_new_hazard
+from .periods import in_calendar
 from . import photo_uploads
 from .photos import StoredImage
 
 NOTE_MAX = 2000
+LOCATION_MAX = 300  # Hazard.location
 CLOCK_FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
@@ -92,6 +94,8 @@ def parse_observed_at(raw: str | None, tz: str, require_offset: bool) -> tuple[d
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
+        return None, str(_l("Not a valid ISO 8601 time, e.g. 2026-03-02T07:30:00+08:00."))
+    if not in_calendar(value.date()):
         return None, str(_l("Not a valid ISO 8601 time, e.g. 2026-03-02T07:30:00+08:00."))
     if value.tzinfo is None:
         return None, str(_l("The time must include its UTC offset, e.g. +08:00."))
@@ -267,6 +271,8 @@ def validate_adhoc(category: str, description: str, location: str, point: Point 
         errors["description"] = str(_l("The description is too long (at most %(n)d characters).", n=NOTE_MAX))
     if point is None and not location.strip():
         errors["location"] = str(_l("Choose a point or describe where it is."))
+    elif len(location.strip()) > LOCATION_MAX:
+        errors["location"] = str(_l("The place is too long (at most %(n)d characters).", n=LOCATION_MAX))
     return errors
 
 

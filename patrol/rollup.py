@@ -237,6 +237,8 @@ def load_report(name: str, data: bytes) -> dict:
     except json.JSONDecodeError as exc:
         raise RollupError(name, _("not valid JSON (line %(line)d, column %(column)d: %(error)s)",
                                   line=exc.lineno, column=exc.colno, error=exc.msg)) from None
+    except ValueError:  # e.g. a number of more digits than Python converts
+        raise RollupError(name, _("not a monthly report file")) from None
     except RecursionError:
         raise RollupError(name, _("not valid JSON (nested too deeply)")) from None
     check_report(name, report)

@@ -465,10 +465,16 @@ def test_a_change_that_fails_in_the_database_leaves_no_entry(app, campus, client
 
 
 @pytest.mark.parametrize("query", ["since=0001-01-01", "until=9999-12-31", "since=9999-12-31&until=0001-01-01",
-                                   "actor=%00", "actor=a%00b", "page=184467440737095518", "page=-3", "page=x",
-                                   "action=user%00"])
+                                   "page=184467440737095518", "page=-3", "page=x"])
 def test_hostile_filters_are_ignored_not_errors(app, campus, client, auth, query):
     add_entries(app, campus["campus_id"], [(datetime(2026, 3, 1, 2, 0), "user.role", "admin", "mine")])
     login(auth, client)
     response = client.get(f"/admin/audit?{query}")
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("query", ["actor=%00", "actor=a%00b", "action=user%00"])
+def test_a_nul_character_in_a_filter_is_a_plain_bad_request(app, campus, client, auth, query):
+    login(auth, client)  # as everywhere: PostgreSQL text cannot hold NUL, so no page looks it up
+    response = client.get(f"/admin/audit?{query}")
+    assert response.status_code == 400 and "could not understand this request" in response.get_data(as_text=True)

@@ -34,7 +34,7 @@ from ..point_import import MAX_PER_PERIOD
 from ..points import cadence_for
 from ..qr import LABEL_SIZES
 from ..vocab import CADENCE, CATEGORY, ROLE, SEVERITY
-from ..web import locale_code
+from ..web import locale_code, small_int
 
 KEY_PATTERN = r"^[a-z0-9_]+$"
 MIN_PASSWORD = 8
@@ -248,7 +248,7 @@ class PointFilter:
     def from_args(cls, args) -> PointFilter:
         area = args.get("area", "")
         status = args.get("status", "")
-        return cls(area=int(area) if area.isdigit() else None,
+        return cls(area=small_int(area),
                    type=args.get("type", "").strip()[:50],
                    status=status if status in POINT_STATUSES else "active",
                    q=args.get("q", "").strip()[:100])

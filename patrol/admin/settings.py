@@ -12,6 +12,7 @@ from ..audit import diff, record, snapshot
 from ..auth import roles_required
 from ..extensions import db
 from ..models import Campus, WebhookDelivery
+from ..web import paginate
 from .forms import EmptyForm
 from .settings_forms import COMMON_TIMEZONES, WEBHOOK_FORMATS, CampusSettingsForm, RetryForm
 from .views import bp, get_own, render_form, require_post_form, see_other
@@ -100,7 +101,7 @@ def send_test_message():
 @roles_required("admin")
 def webhook_deliveries():
     campus = own_campus()
-    page = db.paginate(deliveries_statement(campus.id), per_page=DELIVERIES_PER_PAGE, error_out=False)
+    page = paginate(deliveries_statement(campus.id), per_page=DELIVERIES_PER_PAGE)
     return render_template("admin/webhooks.html", campus=campus, page=page, counts=delivery_counts(campus.id),
                            statuses=DELIVERY_STATUS, kinds=WEBHOOK_KIND)
 

@@ -18,7 +18,7 @@ from ..models import Area, ChecklistItem, Point, PointType, User, new_token
 from ..point_import import export_points_csv, import_points
 from ..points import reactivate_point, retire_point
 from ..qr import LABEL_SIZES, Label, labels_pdf, qr_png, qr_svg
-from ..web import is_htmx
+from ..web import is_htmx, paginate
 from .forms import (
     AreaForm,
     EmptyForm,
@@ -172,7 +172,7 @@ def update_area(area_id):
 @roles_required("admin")
 def points():
     filters = PointFilter.from_args(request.args)
-    page = db.paginate(filters.statement(current_user.campus_id), per_page=50, error_out=False)
+    page = paginate(filters.statement(current_user.campus_id), per_page=50)
     context = {"page": page, "filters": filters}
     if is_htmx():
         return render_template("admin/_points.html", **context)

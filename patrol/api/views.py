@@ -26,8 +26,8 @@ from ..recording import (
 )
 from ..label_sheet import scan_url
 from ..monthly import report_for
-from ..periods import Period
-from ..web import iso_utc, local_time
+from ..periods import Period, in_calendar
+from ..web import iso_utc, local_time, small_int
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -322,7 +322,7 @@ def checks():
         else:
             filters.since = since.astimezone(timezone.utc).replace(tzinfo=None)
     raw_limit = request.args.get("limit", "")
-    limit = int(raw_limit) if raw_limit.isdigit() else 0
+    limit = small_int(raw_limit) or 0
     if raw_limit and not 1 <= limit <= CHECKS_LIMIT_MAX:
         fields["limit"] = _("A whole number from 1 to %(n)d.", n=CHECKS_LIMIT_MAX)
     if fields:
@@ -405,8 +405,11 @@ def hazards():
                          {"since": request.args["since"]})
         if since.tzinfo is None:
             return error(422, _("The time must include its UTC offset, e.g. +08:00."), {"since": request.args["since"]})
+        if not in_calendar(since.date()):
+            return error(422, _("Not a valid ISO 8601 time, e.g. 2026-03-02T07:30:00+08:00."),
+                         {"since": request.args["since"]})
         filters.since = since.astimezone(timezone.utc).replace(tzinfo=None)
-    limit = min(int(request.args.get("limit", "500")) if request.args.get("limit", "").isdigit() else 500, 5000)
+    limit = min(small_int(request.args.get("limit", "")) or 500, 5000)
     rows = db.session.scalars(filters.statement(g.api_user.campus_id).limit(limit)).all()
     today = local_today(g.api_user.campus.timezone) if g.api_user.campus else None
     return jsonify({"hazards": [hazard_json(h, today) for h in rows], "generated_at": iso_utc(utcnow())})

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from ..auth import roles_required
 from ..check_list import CheckFilter, delay
 from ..extensions import db
+from ..periods import in_calendar
 from ..models import Check, Point
-from ..web import is_htmx
+from ..web import is_htmx, paginate
 
 bp = Blueprint("checks", __name__)
 
@@ -35,6 +36,8 @@ class PageFilter:
         try:
             since_day = date.fromisoformat(args.get("since", "").strip()) if args.get("since", "").strip() else None
         except ValueError:
+            since_day = None
+        if since_day and not in_calendar(since_day):
             since_day = None
         return cls(point_code=args.get("point", "").strip(), since_day=since_day,
                    flagged=args.get("flagged", "") in ("1", "true"))
@@ -95,7 +98,7 @@ def index():
     campus = current_user.campus
     shared, unknown_point = filters.to_check_filter(current_user.campus_id,
                                                     campus.timezone if campus else "Asia/Shanghai")
-    page = db.paginate(shared.statement(current_user.campus_id), per_page=50, error_out=False)
+    page = paginate(shared.statement(current_user.campus_id), per_page=50)
     context = {"page": page, "filters": filters, "unknown_point": unknown_point}
     if is_htmx():
         return render_template("checks/_list.html", **context)

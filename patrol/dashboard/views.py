@@ -16,7 +16,7 @@ from ..extensions import db
 from ..hazard_flow import local_today
 from ..models import CADENCES, Area, Campus, PointType
 from ..periods import Period
-from ..web import locale_code
+from ..web import locale_code, small_int
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -134,7 +134,7 @@ def coverage():
             abort(404)
         kind = "month"
     area = request.args.get("area", "")
-    area_id = int(area) if area.isdigit() else None
+    area_id = small_int(area)
     point_type = request.args.get("type", "")
     cadence = request.args.get("cadence", "")
     cadence = cadence if cadence in CADENCES else ""

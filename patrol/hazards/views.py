@@ -30,7 +30,7 @@ from ..models import Area, Hazard, Photo, User
 from ..storage import photo_store
 from ..tasks.views import render_tasks
 from ..vocab import EVENT
-from ..web import is_htmx, same_site
+from ..web import is_htmx, paginate, same_site, small_int
 
 bp = Blueprint("hazards", __name__)
 
@@ -91,7 +91,7 @@ def assignable_users(campus_id: int) -> list[User]:
 @roles_required(*READERS)
 def index():
     filters = HazardFilter.from_args(request.args)
-    page = db.paginate(filters.statement(current_user.campus_id, today()), per_page=50, error_out=False)
+    page = paginate(filters.statement(current_user.campus_id, today()), per_page=50)
     context = {"page": page, "filters": filters}
     if is_htmx():
         return render_template("hazards/_list.html", **context)
@@ -132,7 +132,7 @@ def queue():
 @roles_required(*MANAGERS)
 def bulk_assign():
     """Assign each ticked new hazard with the same person, deadline and severity; report every failure."""
-    chosen = list(dict.fromkeys(int(v) for v in request.form.getlist("hazard") if v.isdigit()))
+    chosen = list(dict.fromkeys(small_int(v) for v in request.form.getlist("hazard") if small_int(v)))
     if not chosen:
         errors = {"hazard": _("Tick at least one hazard.")}
         return render_queue(200 if is_htmx() else 422, request.form, errors)

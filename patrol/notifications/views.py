@@ -11,6 +11,7 @@ from ..extensions import db
 from ..hazard_flow import WORKERS, local_today, overdue_clause
 from ..hazards.views import READERS, may_view
 from ..models import Hazard, Notification, utcnow
+from ..web import paginate
 
 bp = Blueprint("notifications", __name__)
 
@@ -57,11 +58,10 @@ def badges():
 @bp.route("/notifications")
 @login_required
 def index():
-    page = db.paginate(select(Notification).where(Notification.user_id == current_user.id)
-                       .options(selectinload(Notification.hazard).selectinload(Hazard.item),
-                                selectinload(Notification.hazard).selectinload(Hazard.point))
-                       .order_by(Notification.created_at.desc(), Notification.id.desc()),
-                       per_page=50, error_out=False)
+    page = paginate(select(Notification).where(Notification.user_id == current_user.id)
+                    .options(selectinload(Notification.hazard).selectinload(Hazard.item),
+                             selectinload(Notification.hazard).selectinload(Hazard.point))
+                    .order_by(Notification.created_at.desc(), Notification.id.desc()), per_page=50)
     return render_template("notifications/index.html", page=page, may_view=may_view)
 
 

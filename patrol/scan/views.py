@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from .. import photo_uploads, photos
 from ..auth import roles_required, wants_json
+from ..web import small_int
 from ..extensions import db
 from ..models import Area, Check, Hazard, Point, OPEN_HAZARD_STATES
 from ..recording import (
@@ -188,7 +189,8 @@ def report():
                 errors["point"] = _("Choose a point from the list.")
         area_id = None
         if values.get("area"):
-            area = db.session.get(Area, int(values["area"])) if values["area"].isdigit() else None
+            chosen = small_int(values["area"])
+            area = db.session.get(Area, chosen) if chosen else None
             if area is None or area.campus_id != current_user.campus_id:
                 errors["area"] = _("Choose an area from the list.")
             else:
