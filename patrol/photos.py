@@ -10,7 +10,10 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import select
 
+from .extensions import db
+from .models import Photo
 from .storage import FilesystemStore, StorageError, photo_store
 
 
@@ -115,11 +118,6 @@ def sweep(older_than_seconds: float) -> list[str]:
     or from a request cut off between writing the file and committing its row (a crash). Neither is
     ever acknowledged to the phone, which sends the photo again if it still needs it.
     """
-    from sqlalchemy import select
-
-    from .extensions import db
-    from .models import Photo
-
     store = photo_store()
     referenced = set(db.session.scalars(select(Photo.sha256).distinct()))
     removed = []

@@ -11,6 +11,7 @@ from flask import Flask, Response, abort, current_app, has_request_context, requ
 from flask_babel import get_locale
 from flask_login import current_user
 
+from .extensions import db
 from .models import LOCALES
 from .vocab import TEMPLATE_GLOBALS
 
@@ -121,8 +122,6 @@ PAGE_MAX = 100_000
 
 def paginate(statement, per_page: int):
     """db.paginate of the ?page= asked for, kept to what the database can offset (a bad one: page 1)."""
-    from .extensions import db
-
     number = min(max(request.args.get("page", 1, type=int), 1), PAGE_MAX)
     return db.paginate(statement, page=number, per_page=per_page, error_out=False)
 

@@ -21,11 +21,11 @@ from .. import photo_uploads
 from ..auth import roles_required
 from ..extensions import db
 from ..models import OPEN_HAZARD_STATES, ChecklistItem, Hazard, Photo, Point, utcnow
+from ..scan.views import CHECKERS
 from ..web import HTMX_VERSION, iso_utc, select_locale
 
 bp = Blueprint("outbox", __name__)
 
-CHECKERS = ("guard", "officer", "admin")
 SHELL_FILES = ("app.css", "app.js", "outbox.js", f"vendor/htmx-{HTMX_VERSION}.min.js", "icon.svg",
                "icon-192.png", "icon-512.png")
 

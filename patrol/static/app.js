@@ -107,7 +107,7 @@
       p.hidden = !message;
     });
     var top = form.querySelector("[data-form-error]");
-    top.textContent = item.error;
+    top.textContent = item.error || form.dataset.textRefused;
     top.hidden = false;
     top.scrollIntoView();
   }
@@ -202,7 +202,8 @@
       row.querySelector("[data-state]").textContent = stateText(page, item);
       var error = row.querySelector("[data-error]");
       var details = Object.values(item.fields_errors || {}).join(" ");
-      error.textContent = [item.error, details].filter(Boolean).join(" — ");
+      var kind = { offline: "textErrorOffline", server: "textErrorServer", "missing-photo": "textErrorMissingPhoto" };
+      error.textContent = [item.error || page.dataset[kind[item.errorKind]], details].filter(Boolean).join(" — ");
       error.hidden = !error.textContent;
       item.photos.forEach(function (photo) {
         var img = document.createElement("img");

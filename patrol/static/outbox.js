@@ -73,7 +73,7 @@
         // Not JSON: a proxy, a captive portal, a server that fell over. Worth another try later.
         function () { return { status: response.status >= 500 ? response.status : 502, data: {} }; });
     }, function (error) {
-      return { status: 0, data: { error: String(error && error.message || error) } };
+      return { status: 0, data: {} };  // no connection (the browser's wording is not the user's language)
     }).finally(function () { if (timer) clearTimeout(timer); });
   }
 
@@ -115,16 +115,17 @@
     });
   }
 
-  function problem(answer) {
-    var data = answer.data || {};
-    if (answer.status === 0) return data.error || "offline";
-    return (data.error || "HTTP " + answer.status);
+  // The server's own message (already in the user's language), or else which kind of failure it was,
+  // for the page to put into words: "offline", "server" or "missing-photo".
+  function problem(answer, kind) {
+    var message = (answer.data || {}).error || "";
+    return { message: message, kind: message ? "" : kind || (answer.status === 0 ? "offline" : "server") };
   }
 
   // Send one item as far as it goes; resolves to "sent", "retry", "login", "csrf", "flag" or "other-user".
   function sendItem(item, sess) {
     if (item.user !== sess.user) {
-      return note(item, "other-user", "").then(function () { return "other-user"; });
+      return note(item, "other-user", null).then(function () { return "other-user"; });
     }
     item.attempts = (item.attempts || 0) + 1;
     item.lastAttempt = new Date().toISOString();
@@ -151,7 +152,7 @@
     var sha = item.missing[0];
     var photo = item.photos.filter(function (p) { return p.sha256 === sha; })[0];
     if (!photo) {
-      return settle(item, "flag", { status: 409, data: { error: "The server asks for a photo this phone does not have." } });
+      return settle(item, "flag", { status: 409, data: {} }, "missing-photo");
     }
     return sendPhoto(item, photo, sess.csrf_token).then(function (answer) {
       var v = verdict(answer);
@@ -161,16 +162,17 @@
     });
   }
 
-  function note(item, state, error, fields) {
+  function note(item, state, trouble, fields) {
     item.state = state;
-    item.error = error;
+    item.error = trouble ? trouble.message : "";
+    item.errorKind = trouble ? trouble.kind : "";
     item.fields_errors = fields || null;
     return Outbox.put(item);
   }
 
-  function settle(item, v, answer) {
+  function settle(item, v, answer, kind) {
     var state = v === "flag" ? "flagged" : v === "login" ? "login" : "waiting";
-    return note(item, state, problem(answer), answer.data && answer.data.fields).then(function () { return v; });
+    return note(item, state, problem(answer, kind), answer.data && answer.data.fields).then(function () { return v; });
   }
 
   function withLock(name, wait, task) {
@@ -192,7 +194,7 @@
         return session().then(function (sess) {
           if (!sess.ok) {
             if (sess.verdict !== "login") return sess.verdict;
-            return Promise.all(items.map(function (i) { return note(i, "login", ""); })).then(function () { return "login"; });
+            return Promise.all(items.map(function (i) { return note(i, "login", null); })).then(function () { return "login"; });
           }
           return sendEach(items, sess.data, false);
         });
