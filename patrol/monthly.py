@@ -33,7 +33,7 @@ from .models import (
     User,
     utcnow,
 )
-from .periods import Period, coverage, local_day, to_utc
+from .periods import Period, coverage_totals, local_day, to_utc
 from .web import iso_utc
 
 SCHEMA = "patrol.monthly-report"
@@ -219,11 +219,11 @@ def count_coverage(tally: Tally, campus: Campus, month: Period, today: date) -> 
     category_of_point = {p.id: category_of_type[p.point_type_id] for p in points}
     area_of_point = {p.id: p.area_id for p in points}
     per_area: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])  # points, due, done
-    for point_id, cov in coverage(campus, month, today).items():
-        due = cov.due
+    # Per point due and done only: the capping and summing over periods is done in SQL.
+    for point_id, cov in coverage_totals(campus, month, today).items():
+        due, done = cov.due, cov.done
         if due == 0:
             continue
-        done = cov.done  # a sum over the point's periods: computed once
         category = category_of_point[point_id]
         tally.add(category, "points")
         tally.add(category, "points_complete", int(done == due))
