@@ -34,6 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .admin.views import bp as admin_bp
     from .api.views import bp as api_bp
     from .auth.views import bp as auth_bp
+    from .campus.views import bp as campus_bp
     from .checks.views import bp as checks_bp
     from .dashboard.views import bp as dashboard_bp
     from .district.views import bp as district_bp
@@ -46,7 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .scan.views import bp as scan_bp
     from .tasks.views import bp as tasks_bp
 
-    for blueprint in (auth_bp, home_bp, scan_bp, hazards_bp, checks_bp, tasks_bp, notifications_bp, dashboard_bp,
+    for blueprint in (auth_bp, home_bp, campus_bp, scan_bp, hazards_bp, checks_bp, tasks_bp, notifications_bp, dashboard_bp,
                       reports_bp, district_bp, admin_bp, outbox_bp, errors_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # bearer tokens, not cookies: no CSRF to forge

@@ -20,7 +20,7 @@ SECRET_FIELDS = frozenset({"password", "password_hash", "token", "token_hash", "
 URL_FIELDS = frozenset({"webhook_url"})
 HIDDEN = "***"
 # What the log compares of a user, for the admin pages and `patrol user add` alike.
-USER_FIELDS = ("username", "name", "role", "locale", "active")
+USER_FIELDS = ("username", "name", "role", "locale", "active", "campus_names")
 
 
 def record(action: str, target=None, label: str = "", detail: Mapping | None = None, *,

@@ -35,16 +35,31 @@ def require_base_url() -> None:
                                    "it is printed into the QR codes and scan URLs.")
 
 
-def default_campus() -> Campus:
-    campus = db.session.scalar(select(Campus).order_by(Campus.id).limit(1))
-    if campus is None:
-        raise click.ClickException("No campus yet: run `patrol demo` or create one in the admin pages.")
-    return campus
+def chosen_campus(named: str | None = None) -> Campus:
+    """The campus a command works on: the one named (id or name), else the only one there is."""
+    from .campuses import by_id_or_name
+
+    if named:
+        found = by_id_or_name(named)
+        if found is None:
+            raise click.ClickException(f"No campus {named!r} (see `patrol campus list`).")
+        return found
+    found = db.session.scalars(select(Campus).order_by(Campus.id).limit(2)).all()
+    if not found:
+        raise click.ClickException("No campus yet: create one with `patrol campus add NAME` (or try `patrol demo`).")
+    if len(found) > 1:
+        raise click.ClickException("There are several campuses: choose one with --campus ID_OR_NAME "
+                                   "(see `patrol campus list`).")
+    return found[0]
+
+
+CAMPUS_OPTION = click.option("--campus", "campus_name", default=None, metavar="ID_OR_NAME",
+                             help="The campus (its id or name); needed when there are several.")
 
 
 def register(app: Flask) -> None:
     """Attach the commands to the app, so `patrol ...` and `flask ...` both find them."""
-    for command in (init, demo, user, token, points, photos_group, labels, rollup, serve, webhooks, backup, restore):
+    for command in (init, demo, campus, user, token, points, photos_group, labels, rollup, serve, webhooks, backup, restore):
         app.cli.add_command(command)
 
 
@@ -101,19 +116,100 @@ def user():
 @click.option("--name", default="")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--locale", type=click.Choice(["zh", "en"]), default="zh")
-def user_add(username, role, name, password, locale):
-    """Add a user to the campus."""
+@click.option("--campus", "campus_names", multiple=True, metavar="ID_OR_NAME",
+              help="A campus the user belongs to (repeatable; the first is where they start). "
+                   "Needed when there are several.")
+def user_add(username, role, name, password, locale, campus_names):
+    """Add a user to a campus (or to several)."""
+    from .campuses import set_campuses
+
     if db.session.scalar(select(User).where(User.username == username)):
         raise click.ClickException(f"User {username} exists already.")
     if len(password) < 8:
         raise click.ClickException("The password needs at least 8 characters.")
-    account = User(username=username, role=role, name=name, locale=locale,
-                   campus_id=default_campus().id, active=True)
+    chosen = [chosen_campus(named) for named in campus_names] or [chosen_campus()]
+    account = User(username=username, role=role, name=name, locale=locale, active=True)
+    set_campuses(account, list(dict.fromkeys(chosen)))
+    account.campus = chosen[0]
     account.set_password(password)
     db.session.add(account)
-    record("user.create", account, username, diff({}, snapshot(account, USER_FIELDS)), campus_id=account.campus_id)
+    record("user.create", account, username, diff({}, snapshot(account, USER_FIELDS)), campus_id=chosen[0].id)
     db.session.commit()
     click.echo(f"User {username} ({role}) added.")
+
+
+@user.command("campuses")
+@click.argument("username")
+@click.option("--add", "added", multiple=True, metavar="ID_OR_NAME", help="A campus to join (repeatable).")
+@click.option("--remove", "removed", multiple=True, metavar="ID_OR_NAME", help="A campus to leave (repeatable).")
+def user_campuses(username, added, removed):
+    """Show, or change, the campuses a user belongs to (a district office: several)."""
+    from .campuses import set_campuses
+
+    account = db.session.scalar(select(User).where(User.username == username))
+    if account is None:
+        raise click.ClickException(f"No user {username}.")
+    if added or removed:
+        before = snapshot(account, ("campus_names",))
+        keep = [c for c in account.campuses if c not in {chosen_campus(named) for named in removed}]
+        keep += [c for c in (chosen_campus(named) for named in added) if c not in keep]
+        if not keep:
+            raise click.ClickException("A user needs at least one campus; deactivate the user instead.")
+        set_campuses(account, keep)
+        changed = diff(before, snapshot(account, ("campus_names",)))
+        if changed:
+            record("user.campuses", account, account.username, changed, campus_id=account.campus_id)
+        db.session.commit()
+    for campus in account.campuses:
+        here = "  (working here)" if campus.id == account.campus_id else ""
+        click.echo(f"{campus.id}  {campus.name}{here}")
+
+
+@click.group(cls=AppGroup)
+def campus():
+    """Campuses: a school's sites, or the schools of a district, on one server."""
+
+
+@campus.command("add")
+@click.argument("name")
+@click.option("--timezone", "zone", default="Asia/Shanghai", show_default=True,
+              help="IANA time zone: days, weeks and months are counted in it.")
+@click.option("--weekend-rounds", is_flag=True, help="Daily rounds are due on Saturdays and Sundays too.")
+def campus_add(name, zone, weekend_rounds):
+    """Add a campus; give people access with `patrol user add --campus` or `patrol user campuses`."""
+    from zoneinfo import available_timezones
+
+    name = " ".join(name.split())
+    if not name or len(name) > Campus.name.type.length:
+        raise click.ClickException(f"The name needs 1 to {Campus.name.type.length} characters.")
+    if zone not in available_timezones():
+        raise click.ClickException(f"Unknown time zone {zone!r}: use a name like Asia/Shanghai.")
+    if db.session.scalar(select(Campus.id).where(Campus.name == name)) is not None:
+        raise click.ClickException(f"A campus named {name!r} exists already.")
+    made = Campus(name=name, timezone=zone, weekend_rounds=weekend_rounds)
+    db.session.add(made)
+    db.session.flush()
+    record("campus.create", made, made.name, diff({}, snapshot(made, ("name", "timezone", "weekend_rounds"))),
+           campus_id=made.id)
+    db.session.commit()
+    click.echo(f"Campus {made.id} “{made.name}” added ({zone}).")
+
+
+@campus.command("list")
+def campus_list():
+    """Every campus: id, name, time zone, active points, people."""
+    from .models import Point, user_campus
+
+    points = dict(db.session.execute(select(Point.campus_id, func.count()).where(Point.active)
+                                     .group_by(Point.campus_id)).all())
+    people = dict(db.session.execute(select(user_campus.c.campus_id, func.count())
+                                     .group_by(user_campus.c.campus_id)).all())
+    rows = [("ID", "NAME", "TIMEZONE", "POINTS", "PEOPLE")]
+    rows += [(str(c.id), c.name, c.timezone, str(points.get(c.id, 0)), str(people.get(c.id, 0)))
+             for c in db.session.scalars(select(Campus).order_by(Campus.id))]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
 @click.group(cls=AppGroup)
@@ -215,11 +311,12 @@ def points():
 
 @points.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def points_import(file):
+@CAMPUS_OPTION
+def points_import(file, campus_name):
     """Import points from CSV or XLSX; nothing is imported if any row is bad."""
     from .point_import import import_points
 
-    campus = default_campus()
+    campus = chosen_campus(campus_name)
 
     def audit(done):
         record("points.import", campus, campus.name,
@@ -236,12 +333,13 @@ def points_import(file):
 @points.command("export")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of standard output.")
-def points_export(out):
+@CAMPUS_OPTION
+def points_export(out, campus_name):
     """Export points as CSV, with a scan_url column."""
     from .point_import import export_points_csv
 
     require_base_url()
-    text = export_points_csv(default_campus())
+    text = export_points_csv(chosen_campus(campus_name))
     if out:
         out.write_text(text, encoding="utf-8-sig")
     else:
@@ -286,14 +384,15 @@ def webhooks_send():
 @click.option("--area", "areas", multiple=True, help="Area name (repeatable).")
 @click.option("--type", "types", multiple=True, help="Point type key, e.g. extinguisher (repeatable).")
 @click.option("--size", type=click.Choice(["small", "large"]), default="small", show_default=True)
+@CAMPUS_OPTION
 @with_appcontext
-def labels(out, areas, types, size):
+def labels(out, areas, types, size, campus_name):
     """Write the QR label sheet for A4 as a PDF."""
     from .label_sheet import label_points, labels_for
     from .qr import labels_pdf
 
     require_base_url()
-    campus = default_campus()
+    campus = chosen_campus(campus_name)
     known_areas = set(db.session.scalars(select(Area.name).where(Area.campus_id == campus.id)))
     known_types = set(db.session.scalars(select(PointType.key)))
     for name in areas:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, select
 
+from . import campuses
 from .extensions import db
 from .models import (
     CATEGORIES,
@@ -162,7 +163,7 @@ def validate(hazard: Hazard, user: User, action: str, values: ActionInput, today
         errors["note"] = str(_l("At most %(n)d characters.", n=NOTE_MAX))
     if action == "assign":
         assignee = db.session.get(User, values.assignee_id) if values.assignee_id else None
-        if assignee is None or not assignee.active or assignee.campus_id != hazard.campus_id \
+        if assignee is None or not assignee.active or not assignee.belongs_to(hazard.campus_id) \
                 or assignee.role not in WORKERS:
             errors.setdefault("assignee", str(_l("Choose a person from the list.")))
         if values.severity and values.severity not in SEVERITIES:
@@ -279,7 +280,7 @@ def _close(hazard: Hazard, status: str, now: datetime) -> None:
 
 
 def _officers(hazard: Hazard, exclude: int | None = None) -> list[int]:
-    ids = db.session.scalars(select(User.id).where(User.campus_id == hazard.campus_id, User.role == "officer",
+    ids = db.session.scalars(select(User.id).where(campuses.members(hazard.campus_id), User.role == "officer",
                                                    User.active)).all()
     return [i for i in ids if i != exclude]
 

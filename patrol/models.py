@@ -8,16 +8,19 @@ from datetime import date, datetime, timedelta, timezone
 from flask_login import UserMixin
 from sqlalchemy import (
     Boolean,
+    Column,
     Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    event,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
@@ -139,10 +142,19 @@ class Point(db.Model):
     __table_args__ = (UniqueConstraint("campus_id", "code"),)
 
 
+# The campuses a user belongs to: one for most, several for a district office or a guard of two sites.
+user_campus = Table(
+    "user_campus", db.metadata,
+    Column("user_id", ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True),
+    Column("campus_id", ForeignKey("campus.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The campus the user is working in now, always one of `campuses`: every page and list shows it.
     campus_id: Mapped[int | None] = mapped_column(ForeignKey("campus.id"), index=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
@@ -155,6 +167,19 @@ class User(UserMixin, db.Model):
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     campus: Mapped[Campus | None] = relationship()
+    campuses: Mapped[list[Campus]] = relationship(secondary=user_campus, order_by="Campus.name")
+
+    @property
+    def campus_ids(self) -> set[int]:
+        return {campus.id for campus in self.campuses}
+
+    @property
+    def campus_names(self) -> str:
+        """The user's campuses by name, for the audit log."""
+        return ", ".join(sorted(campus.name for campus in self.campuses))
+
+    def belongs_to(self, campus_id: int | None) -> bool:
+        return campus_id is not None and campus_id in self.campus_ids
 
     def set_password(self, password: str) -> None:
         """Set a new password and end every session logged in with the old one."""
@@ -477,3 +502,13 @@ class AuditEntry(db.Model):
     actor: Mapped[User | None] = relationship()
 
     __table_args__ = (Index("ix_audit_entry_campus_at", "campus_id", "at"),)
+
+
+@event.listens_for(Session, "before_flush")
+def _join_current_campus(session, _context, _instances) -> None:
+    """A user made with a campus belongs to it: membership follows the campus they are put in."""
+    for user in [obj for obj in session.new if isinstance(obj, User)]:
+        with session.no_autoflush:
+            current = user.campus or (session.get(Campus, user.campus_id) if user.campus_id else None)
+            if current is not None and current not in user.campuses:
+                user.campuses.append(current)

@@ -82,7 +82,7 @@ def missing_by_owner(owner_uuids: list[str]) -> dict[str, list[str]]:
 
 def find_check(user: User, client_uuid: str) -> Check:
     check = db.session.scalar(select(Check).where(Check.client_uuid == client_uuid))
-    if check is None or check.point.campus_id != user.campus_id:
+    if check is None or not user.belongs_to(check.point.campus_id):
         raise UploadRefused(404, _l("No check with this submission id has reached the server."))
     if check.user_id != user.id:
         raise UploadRefused(403, _l("Only the person who made this check can add its photos."))
@@ -91,7 +91,7 @@ def find_check(user: User, client_uuid: str) -> Check:
 
 def find_report(user: User, client_uuid: str) -> Hazard:
     hazard = db.session.scalar(select(Hazard).where(Hazard.client_uuid == client_uuid))
-    if hazard is None or hazard.campus_id != user.campus_id:
+    if hazard is None or not user.belongs_to(hazard.campus_id):
         raise UploadRefused(404, _l("No report with this submission id has reached the server."))
     if hazard.reported_by_id != user.id:
         raise UploadRefused(403, _l("Only the person who made this report can add its photos."))

@@ -28,6 +28,7 @@ from typing import NamedTuple
 from flask import current_app
 from sqlalchemy import and_, case, func, or_, select
 
+from . import campuses
 from .extensions import db
 from .hazard_flow import local_today, overdue_clause
 from .models import CADENCES, OPEN_HAZARD_STATES, Area, Campus, Check, Hazard, HazardEvent, Point, PointType, \
@@ -240,7 +241,7 @@ def checks_by_user(campus: Campus, period: Period) -> tuple[list[GuardChecks], i
     counts = {user_id: (n, points) for user_id, n, points in rows}
     people = db.session.execute(
         select(User.id, User.name, User.username, User.role)
-        .where(or_(User.id.in_(list(counts)), and_(User.campus_id == campus.id, User.role == "guard", User.active)))
+        .where(or_(User.id.in_(list(counts)), and_(campuses.members(campus.id), User.role == "guard", User.active)))
     ).all()
     result = [GuardChecks(uid, name or username, role, *counts.get(uid, (0, 0)))
               for uid, name, username, role in people]

@@ -36,6 +36,9 @@ POLICY = {
     "reports.reopen": MANAGERS,
     "api.monthly_report": "api",
     "district.rollup": STAFF,
+    "district.campuses": STAFF,
+    "campus.index": ALL,
+    "campus.enter": ALL,  # only into one's own campuses: tested in test_campuses.py
     "dashboard.index": STAFF,
     "dashboard.coverage": STAFF,
     "dashboard.due": CHECKERS,

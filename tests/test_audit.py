@@ -206,7 +206,7 @@ def test_user_changes_are_recorded_without_passwords(app, campus, client, auth):
     assert (created["action"], created["target_type"], created["target_id"], created["target_label"]) == (
         "user.create", "user", zhang, "zhang.wei")
     assert created["detail"] == {"username": [None, "zhang.wei"], "name": [None, "张伟"], "role": [None, "guard"],
-                                 "locale": [None, "zh"], "active": [None, True]}
+                                 "locale": [None, "zh"], "active": [None, True], "campus_names": [None, "示范中学"]}
 
     url = f"/admin/users/{zhang}"
     assert post(client, url, {"name": "张伟伟", "role": "guard", "locale": "zh", "active": "y"}).status_code == 303

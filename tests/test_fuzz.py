@@ -832,6 +832,21 @@ def rollup(fz, data):
             fz.cached("files", lambda: report_files(fz)))
 
 
+# campuses ----
+
+get_page("campus.index", ALL_ROLES, fixed("/campuses"), examples=4)
+CAMPUS_IDS = lambda fz: {"campus": fs.either(st.one_of(  # noqa: E731
+    st.just(str(fz.world.campus_id)), int_segment([fz.world.campus_id]))), "next": NEXT}
+form_post("campus.enter", ALL_ROLES, "/campuses/enter", "/campuses", CAMPUS_IDS, examples=10)
+get_page("district.campuses", STAFF, fixed("/district/campuses"), {
+    "month": st.one_of(MONTHS, fs.dateish()), "format": choice("xlsx", "html")}, examples=6)
+get_page("admin.create_campus", ADMIN, fixed("/admin/campuses/new"), examples=3)
+form_post("admin.create_campus", ADMIN, "/admin/campuses/new", "/admin/campuses/new", {
+    "name": fs.text_field(), "timezone": fs.either(choice("Asia/Shanghai", "UTC", "Europe/Berlin")),
+    "weekend_rounds": st.sampled_from(("", "y"))}, shows=(("admin", "/campuses"), ("admin", "/admin/audit")),
+    examples=8)
+
+
 # admin ----
 
 for endpoint, url in (("admin.index", "/admin/"), ("admin.areas", "/admin/areas"),

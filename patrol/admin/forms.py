@@ -29,7 +29,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..extensions import db
-from ..models import Area, ChecklistItem, Point, PointType, User
+from ..models import Area, Campus, ChecklistItem, Point, PointType, User
 from ..point_import import MAX_PER_PERIOD
 from ..points import cadence_for
 from ..qr import LABEL_SIZES
@@ -157,7 +157,35 @@ class NewItemForm(ItemForm):
             raise ValidationError(_l("This checklist already has an item with this key."))
 
 
-class NewUserForm(FlaskForm):
+class CampusChoice:
+    """The campuses a user belongs to, among those of the admin editing them (others are left as they are).
+
+    Shown only to an admin of several campuses; with one, the user simply belongs to it.
+    """
+
+    campuses = SelectMultipleField(_l("Campuses"), coerce=int, widget=ListWidget(prefix_label=False),
+                                   option_widget=CheckboxInput())
+
+    def choose_campuses(self, actor: User, user: User | None) -> None:
+        self.offered = {campus.id: campus for campus in actor.campuses}
+        self.campuses.choices = [(campus.id, campus.name) for campus in actor.campuses]
+        self.keeps = [c for c in user.campuses if c.id not in self.offered] if user else []
+        if not self.is_submitted():
+            self.campuses.data = ([c.id for c in user.campuses if c.id in self.offered] if user
+                                  else [actor.campus_id])
+        self.several = len(self.offered) > 1
+
+    def chosen_campuses(self) -> list[Campus]:
+        return self.keeps + [self.offered[i] for i in self.campuses.data or [] if i in self.offered]
+
+    def validate_campuses(self, field):
+        if not self.several:  # not shown: the admin's own campus
+            field.data = list(self.offered)
+        if not self.chosen_campuses():
+            raise ValidationError(_l("Choose at least one campus."))
+
+
+class NewUserForm(CampusChoice, FlaskForm):
     username = StringField(_l("Username"), [DataRequired(), fits(User.username),
                                             Regexp(r"^[\w.@-]+$", message=_l("No spaces: letters, digits and . _ - @ only."))],
                            filters=[strip], render_kw={"autocomplete": "off", "autocapitalize": "none"})
@@ -172,7 +200,7 @@ class NewUserForm(FlaskForm):
             raise ValidationError(_l("This username is taken."))
 
 
-class UserForm(FlaskForm):
+class UserForm(CampusChoice, FlaskForm):
     name = StringField(_l("Name"), [fits(User.name)], filters=[strip])
     role = SelectField(_l("Role"), choices=list(ROLE.items()))
     locale = SelectField(_l("Language"), choices=LANGUAGES)
@@ -182,6 +210,17 @@ class UserForm(FlaskForm):
         super().__init__(*args, obj=user, **kwargs)
         # An admin who demotes or locks out themselves can leave a campus with no admin at all.
         self.is_self = user.id == actor.id
+        self.actor = actor
+        self.choose_campuses(actor, user)
+
+    def validate_campuses(self, field):
+        super().validate_campuses(field)
+        if self.is_self and self.actor.campus_id not in (field.data or []):
+            raise ValidationError(_l("You cannot leave the campus you are working in; switch to another first."))
+
+    def populate_obj(self, obj):
+        for name in ("name", "role", "locale", "active"):
+            getattr(self, name).populate_obj(obj, name)
 
     def validate_role(self, field):
         if self.is_self and field.data != "admin":

@@ -7,14 +7,14 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Select, case, func, select
 
-from .. import webhooks
+from .. import campuses, webhooks
 from ..audit import diff, record, snapshot
 from ..auth import roles_required
 from ..extensions import db
 from ..models import Campus, WebhookDelivery
 from ..web import paginate
 from .forms import EmptyForm
-from .settings_forms import COMMON_TIMEZONES, WEBHOOK_FORMATS, CampusSettingsForm, RetryForm
+from .settings_forms import COMMON_TIMEZONES, WEBHOOK_FORMATS, CampusSettingsForm, NewCampusForm, RetryForm
 from .views import bp, get_own, render_form, require_post_form, see_other
 
 DELIVERIES_PER_PAGE = 50
@@ -79,6 +79,26 @@ def settings():
     return render_form("admin/settings.html", form, campus=campus, button=EmptyForm(),
                        timezones=COMMON_TIMEZONES, formats=WEBHOOK_FORMATS, counts=delivery_counts(campus.id),
                        statuses=DELIVERY_STATUS)
+
+
+@bp.route("/campuses/new", methods=["GET", "POST"])
+@roles_required("admin")
+def create_campus():
+    """Another campus on this server; its maker belongs to it and goes there to set it up."""
+    form = NewCampusForm()
+    if form.validate_on_submit():
+        campus = Campus(name=form.name.data, timezone=form.timezone.data, weekend_rounds=form.weekend_rounds.data)
+        db.session.add(campus)
+        current_user.campuses.append(campus)
+        db.session.flush()
+        record("campus.create", campus, campus.name, diff({}, snapshot(campus, ("name", "timezone", "weekend_rounds"))),
+               campus_id=campus.id)
+        db.session.commit()
+        campuses.enter(current_user, campus.id)
+        flash(_("Campus %(name)s created: you are working in it now. Add its areas, points and people.",
+                name=campus.name))
+        return see_other("admin.index")
+    return render_form("admin/campus_new.html", form, timezones=COMMON_TIMEZONES)
 
 
 @bp.route("/settings/test", methods=["POST"])

@@ -64,3 +64,17 @@ class RetryForm(FlaskForm):
     """The "send again" button of one delivery."""
 
     delivery = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+
+
+class NewCampusForm(FlaskForm):
+    """A further campus (a school's second site, or a school of the district) on this server."""
+
+    name = StringField(_l("School name"), [DataRequired(), fits(Campus.name)], filters=[strip])
+    timezone = StringField(_l("Timezone"), [DataRequired(), fits(Campus.timezone)], filters=[strip],
+                           default="Asia/Shanghai",
+                           description=_l("An IANA name such as Asia/Shanghai: days, weeks and deadlines are counted in it."),
+                           render_kw={"list": "timezones", "autocapitalize": "none", "spellcheck": "false"})
+    weekend_rounds = BooleanField(_l("Daily rounds are due on Saturdays and Sundays too"),
+                                  description=_l("Otherwise daily points are due Monday to Friday."))
+
+    validate_timezone = CampusSettingsForm.validate_timezone

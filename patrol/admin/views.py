@@ -10,6 +10,7 @@ from flask_login import current_user, login_user
 from markupsafe import Markup
 from sqlalchemy import func, select
 
+from .. import campuses
 from ..audit import USER_FIELDS, diff, record, snapshot
 from ..auth import roles_required
 from ..extensions import db
@@ -120,7 +121,7 @@ def index():
         "points": counted.get(True, 0),
         "retired": counted.get(False, 0),
         "types": db.session.scalar(select(func.count()).select_from(PointType)),
-        "users": db.session.scalar(select(func.count()).select_from(User).where(User.campus_id == campus_id)),
+        "users": db.session.scalar(select(func.count()).select_from(User).where(campuses.members(campus_id))),
     }
     return render_template("admin/index.html", counts=counts)
 
@@ -406,10 +407,18 @@ def activate_item(type_id, item_id):
     return see_other("admin.update_point_type", type_id=type_id)
 
 
+def get_own_user(user_id: int) -> User:
+    """A user of the admin's campus, or 404."""
+    found = db.session.get(User, user_id)
+    if found is None or not found.belongs_to(current_user.campus_id):
+        abort(404)
+    return found
+
+
 @bp.route("/users")
 @roles_required("admin")
 def users():
-    found = db.session.scalars(select(User).where(User.campus_id == current_user.campus_id)
+    found = db.session.scalars(select(User).where(campuses.members(current_user.campus_id))
                                .order_by(User.active.desc(), User.username))
     return render_template("admin/users.html", users=list(found))
 
@@ -418,13 +427,18 @@ def users():
 @roles_required("admin")
 def create_user():
     form = NewUserForm()
+    form.choose_campuses(current_user, None)
     if form.validate_on_submit():
-        account = User(campus_id=current_user.campus_id, username=form.username.data, name=form.name.data,
+        account = User(username=form.username.data, name=form.name.data,
                        role=form.role.data, locale=form.locale.data, active=True)
+        chosen = form.chosen_campuses()
+        campuses.set_campuses(account, chosen)
+        if current_user.campus in chosen:  # made here: works here first
+            account.campus = current_user.campus
         account.set_password(form.password.data)
         db.session.add(account)
         record("user.create", account, account.username, diff({}, snapshot(account, USER_FIELDS)),
-               campus_id=account.campus_id)
+               campus_id=account.campus.id)
         db.session.commit()
         flash(_("User %(username)s created.", username=account.username))
         return see_other("admin.users")
@@ -437,6 +451,8 @@ def user_action(changed: dict) -> str:
         return "user.role"
     if "active" in changed:
         return "user.activate" if changed["active"][1] else "user.deactivate"
+    if set(changed) == {"campus_names"}:
+        return "user.campuses"
     return "user.update"
 
 
@@ -447,11 +463,12 @@ def render_user_page(account: User, form: UserForm, password_form: PasswordForm,
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @roles_required("admin")
 def update_user(user_id):
-    account = get_own(User, user_id)
+    account = get_own_user(user_id)
     form = UserForm(user=account, actor=current_user)
     if form.validate_on_submit():
         before = snapshot(account, USER_FIELDS)
         form.populate_obj(account)
+        campuses.set_campuses(account, form.chosen_campuses())
         changed = diff(before, snapshot(account, USER_FIELDS))
         if changed:
             record(user_action(changed), account, account.username, changed, campus_id=account.campus_id)
@@ -465,7 +482,7 @@ def update_user(user_id):
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
 @roles_required("admin")
 def reset_password(user_id):
-    account = get_own(User, user_id)
+    account = get_own_user(user_id)
     form = PasswordForm()
     if form.validate_on_submit():
         account.set_password(form.password.data)  # ends the user's sessions

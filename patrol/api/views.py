@@ -10,7 +10,7 @@ from flask import Blueprint, g, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from .. import photo_uploads, photos
+from .. import campuses, photo_uploads, photos
 from ..check_list import CheckFilter
 from ..extensions import db
 from ..hazard_flow import ACTIONS, ActionInput, ActionRefused, allowed_actions, is_overdue, local_today, perform, refusal
@@ -61,6 +61,13 @@ def token_required(*roles: str):
             if roles and record.user.role not in roles:
                 return error(403, _("This token's user may not do this."))
             g.api_user = record.user
+            # Lists and point codes are of the user's current campus, or of ?campus=ID, another of theirs.
+            g.campus_id = record.user.campus_id
+            if "campus" in request.args:
+                g.campus_id = small_int(request.args["campus"])
+                if not record.user.belongs_to(g.campus_id):
+                    return error(404, _("This token's user does not belong to that campus."))
+            g.campus = db.session.get(Campus, g.campus_id) if g.campus_id else None
             return view(*args, **kwargs)
 
         return wrapped
@@ -164,7 +171,7 @@ def hazard_campus_tz(hazard: Hazard) -> str:
 
 def campus_hazard(hazard_id: int) -> Hazard | None:
     hazard = db.session.get(Hazard, hazard_id)
-    return hazard if hazard is not None and hazard.campus_id == g.api_user.campus_id else None
+    return hazard if hazard is not None and g.api_user.belongs_to(hazard.campus_id) else None
 
 
 @bp.route("/hazards/<int:hazard_id>")
@@ -201,7 +208,7 @@ def hazard_action(hazard_id):
     assignee = data.get("assignee")
     if isinstance(assignee, str) and assignee and not assignee.isdigit():
         user = db.session.scalar(select(User).where(User.username == assignee,
-                                                    User.campus_id == g.api_user.campus_id))
+                                                    campuses.members(found.campus_id)))
         data["assignee"] = user.id if user else -1
     problem = refusal(found, g.api_user, action)
     if problem:
@@ -232,13 +239,13 @@ def decode_photos(raw) -> tuple[list[bytes], str | None]:
 
 
 def campus_point(code: str) -> Point | None:
-    return db.session.scalar(select(Point).where(Point.campus_id == g.api_user.campus_id, Point.code == code))
+    return db.session.scalar(select(Point).where(Point.campus_id == g.campus_id, Point.code == code))
 
 
 @bp.route("/points")
 @token_required()
 def points():
-    rows = db.session.scalars(select(Point).where(Point.campus_id == g.api_user.campus_id, Point.active)
+    rows = db.session.scalars(select(Point).where(Point.campus_id == g.campus_id, Point.active)
                               .order_by(Point.code)).all()
     return jsonify({"points": [point_json(p) for p in rows]})
 
@@ -329,7 +336,7 @@ def checks():
         return error(422, _("Please correct the marked fields."), fields)
     limit = limit or CHECKS_LIMIT_DEFAULT
     # One more than asked tells the client that older checks were left out.
-    rows = db.session.scalars(filters.statement(g.api_user.campus_id).limit(limit + 1)).all()
+    rows = db.session.scalars(filters.statement(g.campus_id).limit(limit + 1)).all()
     missing = photo_uploads.missing_by_owner([c.client_uuid for c in rows[:limit]])
     return jsonify({"checks": [check_json(c, missing.get(c.client_uuid, [])) for c in rows[:limit]],
                     "more": len(rows) > limit,
@@ -341,7 +348,7 @@ def checks():
 def check(client_uuid):
     """One check by its client_uuid, with the photos the server still lacks (a guard: only their own)."""
     found = db.session.scalar(select(Check).where(Check.client_uuid == client_uuid))
-    if (found is None or found.point.campus_id != g.api_user.campus_id
+    if (found is None or not g.api_user.belongs_to(found.point.campus_id)
             or (g.api_user.role == "guard" and found.user_id != g.api_user.id)):
         return error(404, _("No check with this submission id has reached the server."))
     return jsonify(check_json(found))
@@ -410,8 +417,8 @@ def hazards():
                          {"since": request.args["since"]})
         filters.since = since.astimezone(timezone.utc).replace(tzinfo=None)
     limit = min(small_int(request.args.get("limit", "")) or 500, 5000)
-    rows = db.session.scalars(filters.statement(g.api_user.campus_id).limit(limit)).all()
-    today = local_today(g.api_user.campus.timezone) if g.api_user.campus else None
+    rows = db.session.scalars(filters.statement(g.campus_id).limit(limit)).all()
+    today = local_today(g.campus.timezone) if g.campus else None
     return jsonify({"hazards": [hazard_json(h, today) for h in rows], "generated_at": iso_utc(utcnow())})
 
 
@@ -424,9 +431,9 @@ def monthly_report():
     except ValueError:
         return error(422, _("Please correct the marked fields."),
                      {"month": _("Required: a month as YYYY-MM, e.g. 2026-10.")})
-    if g.api_user.campus is None:
+    if g.campus is None:
         return error(404, _("This token's user has no campus."))
-    return jsonify(report_for(g.api_user.campus, month))
+    return jsonify(report_for(g.campus, month))
 
 
 @bp.errorhandler(404)

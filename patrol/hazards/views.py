@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import case, select
 
-from .. import photos
+from .. import campuses, photos
 from ..auth import roles_required
 from ..extensions import db
 from ..hazard_flow import (
@@ -26,7 +26,7 @@ from ..hazard_flow import (
     refusal,
 )
 from ..hazard_list import LIST_LOADS, HazardFilter
-from ..models import Area, Hazard, Photo, User
+from ..models import Area, Check, Hazard, Photo, Point, User
 from ..storage import photo_store
 from ..tasks.views import render_tasks
 from ..vocab import EVENT
@@ -69,7 +69,8 @@ def template_globals(state):
 
 def get_hazard(hazard_id: int) -> Hazard:
     hazard = db.session.get(Hazard, hazard_id)
-    if hazard is None or hazard.campus_id != current_user.campus_id:
+    # A hazard of another of the user's campuses (a link, a notification) takes them to that campus.
+    if hazard is None or not campuses.enter(current_user, hazard.campus_id):
         abort(404)
     return hazard
 
@@ -82,7 +83,7 @@ def may_view(hazard: Hazard) -> bool:
 def assignable_users(campus_id: int) -> list[User]:
     """People who can be given a fix, repairers first."""
     repairers_first = case((User.role == "repairer", 0), else_=1)
-    return db.session.scalars(select(User).where(User.campus_id == campus_id, User.active,
+    return db.session.scalars(select(User).where(campuses.members(campus_id), User.active,
                                                  User.role.in_(WORKERS))
                               .order_by(repairers_first, User.name, User.username)).all()
 
@@ -242,8 +243,17 @@ def may_see_photo(photo: Photo) -> bool:
     if current_user.role not in READERS:
         hazard = db.session.get(Hazard, photo.hazard_id) if photo.hazard_id else None
         return hazard is not None and hazard.assignee_id == current_user.id
-    owner = photo.uploaded_by
-    return owner is not None and owner.campus_id == current_user.campus_id
+    return current_user.belongs_to(photo_campus(photo))
+
+
+def photo_campus(photo: Photo) -> int | None:
+    """The campus whose hazard or check the photo shows; None for one not attached to either yet."""
+    if photo.hazard_id:
+        return db.session.scalar(select(Hazard.campus_id).where(Hazard.id == photo.hazard_id))
+    if photo.check_id:
+        return db.session.scalar(select(Point.campus_id).join(Check, Check.point_id == Point.id)
+                                 .where(Check.id == photo.check_id))
+    return None
 
 
 @bp.route("/photos/<int:photo_id>")

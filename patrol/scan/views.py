@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import photo_uploads, photos
+from .. import campuses, photo_uploads, photos
 from ..auth import roles_required, wants_json
 from ..web import small_int
 from ..extensions import db
@@ -31,10 +31,17 @@ bp = Blueprint("scan", __name__)
 CHECKERS = ("guard", "officer", "admin")
 
 
-def get_point(token: str) -> Point:
-    """The active point behind a token on the user's campus, or the friendly 404 page."""
+def get_point(token: str, move: bool = True) -> Point:
+    """The active point behind a token on one of the user's campuses, or the friendly 404 page.
+
+    Scanning a label of another of one's campuses moves one there (`move`); a submission does not,
+    since the phone's outbox may send it later, when its user works somewhere else.
+    """
     point = db.session.scalar(select(Point).where(Point.token == token))
-    if point is None or not point.active or point.campus_id != current_user.campus_id:
+    if point is None or not point.active:
+        abort(404, description="point")
+    allowed = campuses.enter(current_user, point.campus_id) if move else current_user.belongs_to(point.campus_id)
+    if not allowed:
         abort(404, description="point")
     return point
 
@@ -63,7 +70,7 @@ def check_form(token):
 @bp.route("/p/<token>", methods=["POST"])
 @roles_required(*CHECKERS)
 def submit_check(token):
-    point = get_point(token)
+    point = get_point(token, move=False)
     form = request.form
     items = point.point_type.active_items
     values = {item.key: (form.get(f"result-{item.key}", ""), form.get(f"note-{item.key}", ""))
@@ -133,7 +140,7 @@ def refused_json(errors: dict[str, str], status: int):
 @login_required
 def check_sent(token, client_uuid):
     """The confirmation of a check the phone sent in the background (the outbox), as after a plain submit."""
-    point = get_point(token)
+    point = get_point(token, move=False)
     check = db.session.scalar(select(Check).where(Check.client_uuid == client_uuid, Check.point_id == point.id,
                                                   Check.user_id == current_user.id))
     if check is None:
@@ -177,13 +184,18 @@ def report():
     if request.method == "POST":
         status = 422
         point = None
+        # The campus the form was filled in: the outbox may send it after its user moved to another.
+        campus_id = small_int(values.get("campus", ""))
+        if not current_user.belongs_to(campus_id):
+            campus_id = current_user.campus_id
         if values.get("label") and not values.get("point"):
             # Reported from the offline page of a label the phone's pack did not know.
             labelled = db.session.scalar(select(Point).where(Point.token == values["label"]))
-            if labelled is not None and labelled.active and labelled.campus_id == current_user.campus_id:
+            if labelled is not None and labelled.active and current_user.belongs_to(labelled.campus_id):
                 values = dict(values, point=labelled.code)
+                campus_id = labelled.campus_id
         if values.get("point"):
-            point = db.session.scalar(select(Point).where(Point.campus_id == current_user.campus_id,
+            point = db.session.scalar(select(Point).where(Point.campus_id == campus_id,
                                                           Point.code == values["point"], Point.active))
             if point is None:
                 errors["point"] = _("Choose a point from the list.")
@@ -191,7 +203,7 @@ def report():
         if values.get("area"):
             chosen = small_int(values["area"])
             area = db.session.get(Area, chosen) if chosen else None
-            if area is None or area.campus_id != current_user.campus_id:
+            if area is None or area.campus_id != campus_id:
                 errors["area"] = _("Choose an area from the list.")
             else:
                 area_id = area.id
@@ -210,7 +222,7 @@ def report():
                                            values.get("location", ""), point if not errors.get("point") else None).items():
             errors.setdefault(key, message)
         if not errors:
-            adhoc = AdhocReport(client_uuid=client_uuid, campus_id=current_user.campus_id, point=point,
+            adhoc = AdhocReport(client_uuid=client_uuid, campus_id=campus_id, point=point,
                                 area_id=area_id, location=values.get("location", ""),
                                 category=values["category"], description=values["description"],
                                 photos=stored, declared=declared)
