@@ -10,6 +10,8 @@ from wtforms import BooleanField, IntegerField, RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, NumberRange, ValidationError
 from wtforms.widgets import HiddenInput
 
+from ..web import ID_MAX
+
 from ..models import Campus
 from .forms import fits, strip
 
@@ -63,7 +65,7 @@ class CampusSettingsForm(FlaskForm):
 class RetryForm(FlaskForm):
     """The "send again" button of one delivery."""
 
-    delivery = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+    delivery = IntegerField(widget=HiddenInput(), validators=[InputRequired(), NumberRange(1, ID_MAX)])
 
 
 class NewCampusForm(FlaskForm):

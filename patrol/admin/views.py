@@ -19,7 +19,7 @@ from ..models import Area, ChecklistItem, Point, PointType, User, new_token
 from ..point_import import export_points_csv, import_points
 from ..points import reactivate_point, retire_point
 from ..qr import LABEL_SIZES, Label, labels_pdf, qr_png, qr_svg
-from ..web import is_htmx, paginate
+from ..web import ID_MAX, is_htmx, paginate
 from .forms import (
     AreaForm,
     EmptyForm,
@@ -60,7 +60,7 @@ def see_other(endpoint: str, **values):
 
 def get_own(model, object_id: int):
     """A row of the admin's own campus, or 404: other campuses' ids do not exist here."""
-    found = db.session.get(model, object_id)
+    found = db.session.get(model, object_id) if 0 < object_id <= ID_MAX else None
     if found is None or found.campus_id != current_user.campus_id:
         abort(404)
     return found
