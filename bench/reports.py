@@ -412,6 +412,46 @@ SELECT h.severity, NULL, COUNT(*)
  GROUP BY h.severity
 """
 
+# Both dialects share what follows the checks: categories, due per point, and the figures.
+FAIR_TAIL = """
+items AS (
+    SELECT i.point_type_id, i.category,
+           ROW_NUMBER() OVER (PARTITION BY i.point_type_id ORDER BY i.position, i.id) AS nth
+      FROM checklist_item i
+     WHERE i.active OR NOT EXISTS (SELECT 1 FROM checklist_item a WHERE a.point_type_id = i.point_type_id
+                                                                  AND a.active)),
+type_category AS (
+    SELECT point_type_id, category
+      FROM (SELECT point_type_id, category,
+                   ROW_NUMBER() OVER (PARTITION BY point_type_id ORDER BY COUNT(*) DESC, MIN(nth)) AS choice
+              FROM items GROUP BY point_type_id, category) AS ranked
+     WHERE choice = 1),
+point_category AS (
+    SELECT p.id AS point_id, p.area_id, p.active, p.cadence, p.per_period,
+           CASE WHEN t.category IN ({categories}) THEN t.category ELSE 'other' END AS category
+      FROM point p LEFT JOIN type_category t ON t.point_type_id = p.point_type_id
+     WHERE p.campus_id = :campus),
+figures AS (  -- every point of the campus; a retired one has nothing due but its checks still count
+    SELECT pc.area_id, pc.category,
+           CASE WHEN pc.active THEN pc.per_period * (SELECT COUNT(*) FROM counted WHERE counted.cadence = pc.cadence)
+                ELSE 0 END AS due,
+           COALESCE(d.done, 0) AS done, COALESCE(d.checks, 0) AS checks
+      FROM point_category pc LEFT JOIN done d ON d.point_id = pc.point_id)
+SELECT 'area' AS kind, a.name AS name, COUNT(*) AS points, SUM(CASE WHEN f.due = f.done THEN 1 ELSE 0 END)
+       AS points_complete, SUM(f.due) AS due, SUM(f.done) AS done
+  FROM figures f JOIN area a ON a.id = f.area_id WHERE f.due > 0 GROUP BY a.name
+UNION ALL
+SELECT 'category', category, COUNT(*), SUM(CASE WHEN due = done THEN 1 ELSE 0 END), SUM(due), SUM(done)
+  FROM figures WHERE due > 0 GROUP BY category
+UNION ALL
+SELECT 'checks', category, SUM(checks), NULL, NULL, NULL FROM figures GROUP BY category HAVING SUM(checks) > 0
+UNION ALL
+SELECT 'hazards', severity, COUNT(*), NULL, NULL, NULL
+  FROM hazard
+ WHERE campus_id = :campus AND first_seen_at >= :start AND first_seen_at < :end AND status != 'dismissed'
+ GROUP BY severity
+"""
+
 # The fair baseline: one hand-written statement computing what build_report's coverage figures are, by
 # the rules of patrol/periods.py and monthly.point_categories. Per point, checks per period of its cadence
 # (daily: the local day, only Monday to Friday unless the campus has weekend rounds; weekly: the ISO week,
@@ -456,43 +496,7 @@ done AS (
                     THEN MIN(n, per_period) ELSE 0 END) AS done,
            SUM(in_month) AS checks
       FROM per_period GROUP BY point_id),
-items AS (
-    SELECT i.point_type_id, i.category,
-           ROW_NUMBER() OVER (PARTITION BY i.point_type_id ORDER BY i.position, i.id) AS nth
-      FROM checklist_item i
-     WHERE i.active OR NOT EXISTS (SELECT 1 FROM checklist_item a WHERE a.point_type_id = i.point_type_id
-                                                                  AND a.active)),
-type_category AS (
-    SELECT point_type_id, category
-      FROM (SELECT point_type_id, category,
-                   ROW_NUMBER() OVER (PARTITION BY point_type_id ORDER BY COUNT(*) DESC, MIN(nth)) AS choice
-              FROM items GROUP BY point_type_id, category)
-     WHERE choice = 1),
-point_category AS (
-    SELECT p.id AS point_id, p.area_id, p.active, p.cadence, p.per_period,
-           CASE WHEN t.category IN ({categories}) THEN t.category ELSE 'other' END AS category
-      FROM point p LEFT JOIN type_category t ON t.point_type_id = p.point_type_id
-     WHERE p.campus_id = :campus),
-figures AS (  -- every point of the campus; a retired one has nothing due but its checks still count
-    SELECT pc.area_id, pc.category,
-           CASE WHEN pc.active THEN pc.per_period * (SELECT COUNT(*) FROM counted WHERE counted.cadence = pc.cadence)
-                ELSE 0 END AS due,
-           COALESCE(d.done, 0) AS done, COALESCE(d.checks, 0) AS checks
-      FROM point_category pc LEFT JOIN done d ON d.point_id = pc.point_id)
-SELECT 'area' AS kind, a.name AS name, COUNT(*) AS points, SUM(f.due = f.done) AS points_complete,
-       SUM(f.due) AS due, SUM(f.done) AS done
-  FROM figures f JOIN area a ON a.id = f.area_id WHERE f.due > 0 GROUP BY a.name
-UNION ALL
-SELECT 'category', category, COUNT(*), SUM(due = done), SUM(due), SUM(done)
-  FROM figures WHERE due > 0 GROUP BY category
-UNION ALL
-SELECT 'checks', category, SUM(checks), NULL, NULL, NULL FROM figures GROUP BY category HAVING SUM(checks) > 0
-UNION ALL
-SELECT 'hazards', severity, COUNT(*), NULL, NULL, NULL
-  FROM hazard
- WHERE campus_id = :campus AND first_seen_at >= :start AND first_seen_at < :end AND status != 'dismissed'
- GROUP BY severity
-"""
+""" + FAIR_TAIL
 
 FAIR_POSTGRESQL = """
 WITH
@@ -524,43 +528,7 @@ done AS (
                     THEN LEAST(n, per_period) ELSE 0 END) AS done,
            SUM(in_month) AS checks
       FROM per_period GROUP BY point_id),
-items AS (
-    SELECT i.point_type_id, i.category,
-           ROW_NUMBER() OVER (PARTITION BY i.point_type_id ORDER BY i.position, i.id) AS nth
-      FROM checklist_item i
-     WHERE i.active OR NOT EXISTS (SELECT 1 FROM checklist_item a WHERE a.point_type_id = i.point_type_id
-                                                                  AND a.active)),
-type_category AS (
-    SELECT point_type_id, category
-      FROM (SELECT point_type_id, category,
-                   ROW_NUMBER() OVER (PARTITION BY point_type_id ORDER BY COUNT(*) DESC, MIN(nth)) AS choice
-              FROM items GROUP BY point_type_id, category) AS ranked
-     WHERE choice = 1),
-point_category AS (
-    SELECT p.id AS point_id, p.area_id, p.active, p.cadence, p.per_period,
-           CASE WHEN t.category IN ({categories}) THEN t.category ELSE 'other' END AS category
-      FROM point p LEFT JOIN type_category t ON t.point_type_id = p.point_type_id
-     WHERE p.campus_id = :campus),
-figures AS (  -- every point of the campus; a retired one has nothing due but its checks still count
-    SELECT pc.area_id, pc.category,
-           CASE WHEN pc.active THEN pc.per_period * (SELECT COUNT(*) FROM counted WHERE counted.cadence = pc.cadence)
-                ELSE 0 END AS due,
-           COALESCE(d.done, 0) AS done, COALESCE(d.checks, 0) AS checks
-      FROM point_category pc LEFT JOIN done d ON d.point_id = pc.point_id)
-SELECT 'area' AS kind, a.name AS name, COUNT(*) AS points, SUM(CASE WHEN f.due = f.done THEN 1 ELSE 0 END)
-       AS points_complete, SUM(f.due) AS due, SUM(f.done) AS done
-  FROM figures f JOIN area a ON a.id = f.area_id WHERE f.due > 0 GROUP BY a.name
-UNION ALL
-SELECT 'category', category, COUNT(*), SUM(CASE WHEN due = done THEN 1 ELSE 0 END), SUM(due), SUM(done)
-  FROM figures WHERE due > 0 GROUP BY category
-UNION ALL
-SELECT 'checks', category, SUM(checks), NULL, NULL, NULL FROM figures GROUP BY category HAVING SUM(checks) > 0
-UNION ALL
-SELECT 'hazards', severity, COUNT(*), NULL, NULL, NULL
-  FROM hazard
- WHERE campus_id = :campus AND first_seen_at >= :start AND first_seen_at < :end AND status != 'dismissed'
- GROUP BY severity
-"""
+""" + FAIR_TAIL
 
 
 def fair_figures(rows) -> dict:

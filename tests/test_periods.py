@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -405,7 +406,9 @@ CHECKS = st.lists(st.tuples(st.integers(0, 4), DAYS, st.one_of(st.sampled_from(E
                             st.integers(0, 1)), max_size=60)
 
 
-def reference_agrees(make_school, weekend_rounds, tz, year_month, points, checks, today_offset):
+@contextmanager
+def planted(make_school, weekend_rounds, tz, year_month, points, checks, today_offset):
+    """A school with the drawn points and checks; (school, today, every check row, the reference's figures)."""
     from patrol.extensions import db
     from patrol.models import Check
 
@@ -422,14 +425,19 @@ def reference_agrees(make_school, weekend_rounds, tz, year_month, points, checks
             (ids[index % len(ids)], utc(datetime.combine(the_day, moment, tzinfo=zone).replace(fold=fold)))
             for (index, _, moment, fold), the_day in zip(checks, local_days)])
         rows = db.session.execute(select(Check.point_id, Check.observed_at)).all()  # every check there is
-        expected = reference(rows, dict(zip(ids, points)), tz, weekend_rounds, year, month, today)
-        found = school.cover(Period.month(year, month), today)
-        got = {pid: (c.due, c.done, c.checks, counts(found, pid)) for pid, c in found.items()}
         note(f"today={today} rows={sorted((pid, str(o)) for pid, o in rows if pid in ids)}")
-        assert got == expected
-        assert all(c.missed == c.due - c.done >= 0 for c in found.values())
+        yield school, today, reference(rows, dict(zip(ids, points)), tz, weekend_rounds, year, month, today)
     finally:
         school.remove()
+
+
+def reference_agrees(make_school, weekend_rounds, tz, year_month, points, checks, today_offset):
+    with planted(make_school, weekend_rounds, tz, year_month, points, checks, today_offset) as (school, today,
+                                                                                                expected):
+        found = school.cover(Period.month(*year_month), today)
+        got = {pid: (c.due, c.done, c.checks, counts(found, pid)) for pid, c in found.items()}
+        assert got == expected
+        assert all(c.missed == c.due - c.done >= 0 for c in found.values())
 
 
 # The explain phase replays a failure hundreds of times against the database: minutes, for no news.
@@ -448,26 +456,10 @@ def test_reference_agrees_with_coverage(make_school, weekend_rounds, tz, year_mo
 
 def totals_agree(make_school, weekend_rounds, tz, year_month, points, checks, today_offset):
     """coverage_totals (capped and summed in SQL) against the plain-Python reference and coverage()."""
-    from patrol.extensions import db
-    from patrol.models import Check
-
-    year, month = year_month
-    first = date(year, month, 1)
-    today = first + timedelta(days=today_offset)
-    school = make_school(tz=tz, weekend_rounds=weekend_rounds)
-    try:
-        ids = [school.point(cadence, per_period, active) for cadence, per_period, active in points]
-        zone = ZoneInfo(tz)
-        local_days = [today + timedelta(days=d[1]) if isinstance(d, tuple) else first + timedelta(days=d)
-                      for _, d, _, _ in checks]
-        school.add_checks([
-            (ids[index % len(ids)], utc(datetime.combine(the_day, moment, tzinfo=zone).replace(fold=fold)))
-            for (index, _, moment, fold), the_day in zip(checks, local_days)])
-        rows = db.session.execute(select(Check.point_id, Check.observed_at)).all()
-        expected = reference(rows, dict(zip(ids, points)), tz, weekend_rounds, year, month, today)
-        within = Period.month(year, month)
+    with planted(make_school, weekend_rounds, tz, year_month, points, checks, today_offset) as (school, today,
+                                                                                                expected):
+        within = Period.month(*year_month)
         totals = coverage_totals(school.campus, within, today=today)
-        note(f"today={today} rows={sorted((pid, str(o)) for pid, o in rows if pid in ids)}")
         assert {pid: (t.due, t.done, t.checks) for pid, t in totals.items()} == {
             pid: (due, done, checks) for pid, (due, done, checks, _) in expected.items()}
         # The part in periods still running, from coverage() (itself checked against the reference above).
@@ -476,8 +468,6 @@ def totals_agree(make_school, weekend_rounds, tz, year_month, points, checks, to
         assert {pid: (t.due_running, t.done_running) for pid, t in totals.items()} == {
             pid: (c.per_period * len(running[pid]), sum(min(c.counts.get(p, 0), c.per_period) for p in running[pid]))
             for pid, c in found.items()}
-    finally:
-        school.remove()
 
 
 @pytest.mark.parametrize("weekend_rounds", [True, False])
