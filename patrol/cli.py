@@ -5,6 +5,7 @@ import json
 import os
 import secrets
 import sys
+import unicodedata
 from pathlib import Path
 
 import click
@@ -51,6 +52,16 @@ def chosen_campus(named: str | None = None) -> Campus:
         raise click.ClickException("There are several campuses: choose one with --campus ID_OR_NAME "
                                    "(see `patrol campus list`).")
     return found[0]
+
+
+def echo_table(rows: list[tuple[str, ...]]) -> None:
+    """Rows as aligned columns; Chinese characters take two columns in a terminal."""
+    def width(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+    widths = [max(width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell + " " * (w - width(cell)) for cell, w in zip(row, widths)).rstrip())
 
 
 CAMPUS_OPTION = click.option("--campus", "campus_name", default=None, metavar="ID_OR_NAME",
@@ -207,9 +218,7 @@ def campus_list():
     rows = [("ID", "NAME", "TIMEZONE", "POINTS", "PEOPLE")]
     rows += [(str(c.id), c.name, c.timezone, str(points.get(c.id, 0)), str(people.get(c.id, 0)))
              for c in db.session.scalars(select(Campus).order_by(Campus.id))]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    echo_table(rows)
 
 
 @click.group(cls=AppGroup)
@@ -299,9 +308,7 @@ def token_list(username):
     rows = [("ID", "USER", "LABEL", "CREATED (UTC)", "LAST USED", "REVOKED")]
     rows += [(str(t.id), t.user.username, t.label or "-", when(t.created_at), when(t.last_used_at),
               when(t.revoked_at)) for t in found]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    echo_table(rows)
 
 
 @click.group(cls=AppGroup)
