@@ -394,6 +394,14 @@ def test_an_admin_creates_a_campus_and_works_in_it(app, north):
         assert db.session.scalar(select(AuditEntry.action).where(AuditEntry.campus_id == west.id)) == "campus.create"
         west_id = west.id
     assert working_in(app, "nadmin") == west_id
+    # Names are unique: the roll-up and --campus go by them. Renaming a campus to another's name is refused too.
+    twice = post(client, "/admin/campuses/new", {"name": "北校区", "timezone": "Asia/Shanghai"}, page="/admin/campuses/new")
+    assert twice.status_code == 422 and "Another campus has this name already." in text(twice)
+    settings = {"name": "示范中学", "timezone": "Asia/Urumqi", "deadline_days_general": "7", "deadline_days_major": "3",
+                "webhook_url": "", "webhook_format": "generic"}
+    renamed = post(client, "/admin/settings", settings, page="/admin/settings")
+    assert renamed.status_code == 422 and "Another campus has this name already." in text(renamed)
+    assert post(client, "/admin/settings", {**settings, "name": "西校区"}, page="/admin/settings").status_code == 303
     assert sorted(campus_names_of(app, "nadmin")) == sorted(["北校区", "西校区"])
     assert "P-EXIT" not in text(client.get("/admin/points")) and "N-EXIT" not in text(client.get("/admin/points"))
     assert logged_in(app, "officer").get("/admin/campuses/new").status_code == 403

@@ -67,6 +67,7 @@ def webhook_failures():
 def settings():
     campus = own_campus()
     form = CampusSettingsForm(obj=campus)
+    form.campus_id = campus.id
     if form.validate_on_submit():
         before = snapshot(campus, SETTINGS_FIELDS)
         form.fill(campus)

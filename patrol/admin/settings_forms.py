@@ -6,13 +6,14 @@ from zoneinfo import available_timezones
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, NumberRange, ValidationError
 from wtforms.widgets import HiddenInput
 
-from ..web import ID_MAX
-
+from ..extensions import db
 from ..models import Campus
+from ..web import ID_MAX
 from .forms import fits, strip
 
 MAX_DEADLINE_DAYS = 365
@@ -29,8 +30,19 @@ def deadline_days(label):
                         description=_l("Days after assignment, 1 to %(n)d.", n=MAX_DEADLINE_DAYS))
 
 
+def name_not_taken(form, field):
+    """Campus names are unique: the district roll-up, the CLI's --campus and people's campus lists go by name."""
+    taken = select(Campus.id).where(Campus.name == field.data)
+    if form.campus_id is not None:
+        taken = taken.where(Campus.id != form.campus_id)
+    if db.session.scalar(taken.limit(1)) is not None:
+        raise ValidationError(_l("Another campus has this name already."))
+
+
 class CampusSettingsForm(FlaskForm):
-    name = StringField(_l("School name"), [DataRequired(), fits(Campus.name)], filters=[strip])
+    campus_id: int | None = None  # the campus being edited, which may keep its own name
+
+    name = StringField(_l("School name"), [DataRequired(), fits(Campus.name), name_not_taken], filters=[strip])
     timezone = StringField(_l("Timezone"), [DataRequired(), fits(Campus.timezone)], filters=[strip],
                            description=_l("An IANA name such as Asia/Shanghai: days, weeks and deadlines are counted in it."),
                            render_kw={"list": "timezones", "autocapitalize": "none", "spellcheck": "false"})
@@ -71,7 +83,8 @@ class RetryForm(FlaskForm):
 class NewCampusForm(FlaskForm):
     """A further campus (a school's second site, or a school of the district) on this server."""
 
-    name = StringField(_l("School name"), [DataRequired(), fits(Campus.name)], filters=[strip])
+    campus_id = None
+    name = StringField(_l("School name"), [DataRequired(), fits(Campus.name), name_not_taken], filters=[strip])
     timezone = StringField(_l("Timezone"), [DataRequired(), fits(Campus.timezone)], filters=[strip],
                            default="Asia/Shanghai",
                            description=_l("An IANA name such as Asia/Shanghai: days, weeks and deadlines are counted in it."),
