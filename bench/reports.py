@@ -2,8 +2,8 @@
 one-statement baseline timed in the same process: a fair one computing the report's coverage figures
 (checked to agree with build_report's), and the old trivial one.
 
-Run: /tmp/probe/bin/python bench/reports.py [--points 600] [--days 365] [--backend sqlite|postgresql]
-         [--schools 1] [--other-days N] [--results all|fails] [--runs 20] [--url URL]
+Run: .venv/bin/python bench/reports.py [--points 600] [--days 365] [--backend sqlite|postgresql]
+         [--schools 1] [--other-days N] [--results all|fails] [--runs 20] [--url URL] [--random-page-cost 1.1]
 SQLite: a file in a temporary instance folder. PostgreSQL: a fresh schema in the database named by --url or
 PATROL_TEST_DATABASE_URL, dropped at the end. monthly.build_report and stats.dashboard are timed when
 patrol/monthly.py and patrol/stats.py exist. Prints figures only; nothing here passes or fails.
@@ -673,6 +673,25 @@ def compare(fair: dict, report: dict | None) -> None:
 
 # ---------------------------------------------------------------------------------------------------
 
+def planner_settings(app, random_page_cost: float | None) -> str:
+    """Give the app's PostgreSQL connections the asked random_page_cost; describe what they use."""
+    from sqlalchemy import event, text
+
+    from patrol.extensions import db
+
+    with app.app_context():
+        if random_page_cost is not None:
+            @event.listens_for(db.engine, "connect")
+            def set_cost(dbapi_connection, _record):
+                with dbapi_connection.cursor() as cursor:
+                    cursor.execute(f"SET random_page_cost = {float(random_page_cost)}")
+                dbapi_connection.commit()
+
+        db.engine.dispose()
+        with db.engine.connect() as connection:
+            return f" (random_page_cost {connection.execute(text('SHOW random_page_cost')).scalar()})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--points", type=int, default=600, help="points per school")
@@ -686,6 +705,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--chunk-days", type=int, default=7, help="days of checks written per batch")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--random-page-cost", type=float, metavar="COST",
+                        help="PostgreSQL: the planner's random_page_cost for the app's connections (the server's "
+                             "default is 4, meant for spinning disks; 1.1 suits SSDs)")
     parser.add_argument("--url", default=os.environ.get("PATROL_TEST_DATABASE_URL", ""),
                         help="PostgreSQL database to make a scratch schema in (default PATROL_TEST_DATABASE_URL)")
     args = parser.parse_args()
@@ -716,11 +738,12 @@ def main() -> None:
     try:
         upgrade(url)
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PATROL_BASE_URL": "http://patrol.bench"})
+        planner = planner_settings(app, args.random_page_cost) if schema else ""
         now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
         schools, figures = build(app, args, now)
         timed_school = schools[args.schools // 2]
         where = f"PostgreSQL schema {schema}" if schema else "SQLite file"
-        print(f"{args.schools} school(s) × {args.points} points in a {where}; timed school: {args.days} days"
+        print(f"{args.schools} school(s) × {args.points} points in a {where}{planner}; timed school: {args.days} days"
               + (f", the other {args.schools - 1}: {args.other_days} days" if args.schools > 1 else ""))
         print(f"  timed school: {timed_school.checks:,} checks, {timed_school.results:,} checklist results "
               f"({args.results}), {len(timed_school.fails):,} failed items")
