@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from .audit import diff, record, snapshot
 from .extensions import db
 from .models import Campus, User, user_campus
+
+CAMPUS_FIELDS = ("name", "timezone", "weekend_rounds")  # what the log keeps of a new campus
 
 
 def members(campus_id: int):
@@ -34,6 +37,23 @@ def set_campuses(user: User, campuses: list[Campus]) -> None:
     user.campuses = sorted(campuses, key=lambda c: (c.name, c.id))
     if user.campus_id not in {c.id for c in campuses}:
         user.campus = user.campuses[0] if user.campuses else None
+
+
+def name_taken(name: str, except_id: int | None = None) -> bool:
+    """Campus names are unique: the district roll-up, `--campus NAME` and people's campus lists go by name."""
+    taken = select(Campus.id).where(Campus.name == name)
+    if except_id is not None:
+        taken = taken.where(Campus.id != except_id)
+    return db.session.scalar(taken.limit(1)) is not None
+
+
+def create(name: str, timezone: str, weekend_rounds: bool) -> Campus:
+    """A new campus, audited as campus.create (the caller commits)."""
+    made = Campus(name=name, timezone=timezone, weekend_rounds=weekend_rounds)
+    db.session.add(made)
+    db.session.flush()
+    record("campus.create", made, made.name, diff({}, snapshot(made, CAMPUS_FIELDS)), campus_id=made.id)
+    return made
 
 
 def by_id_or_name(text: str) -> Campus | None:

@@ -162,7 +162,8 @@ def user_campuses(username, added, removed):
         raise click.ClickException(f"No user {username}.")
     if added or removed:
         before = snapshot(account, ("campus_names",))
-        keep = [c for c in account.campuses if c not in {chosen_campus(named) for named in removed}]
+        leaving = {chosen_campus(named) for named in removed}
+        keep = [c for c in account.campuses if c not in leaving]
         keep += [c for c in (chosen_campus(named) for named in added) if c not in keep]
         if not keep:
             raise click.ClickException("A user needs at least one campus; deactivate the user instead.")
@@ -190,18 +191,16 @@ def campus_add(name, zone, weekend_rounds):
     """Add a campus; give people access with `patrol user add --campus` or `patrol user campuses`."""
     from zoneinfo import available_timezones
 
+    from .campuses import create, name_taken
+
     name = " ".join(name.split())
     if not name or len(name) > Campus.name.type.length:
         raise click.ClickException(f"The name needs 1 to {Campus.name.type.length} characters.")
     if zone not in available_timezones():
         raise click.ClickException(f"Unknown time zone {zone!r}: use a name like Asia/Shanghai.")
-    if db.session.scalar(select(Campus.id).where(Campus.name == name)) is not None:
+    if name_taken(name):
         raise click.ClickException(f"A campus named {name!r} exists already.")
-    made = Campus(name=name, timezone=zone, weekend_rounds=weekend_rounds)
-    db.session.add(made)
-    db.session.flush()
-    record("campus.create", made, made.name, diff({}, snapshot(made, ("name", "timezone", "weekend_rounds"))),
-           campus_id=made.id)
+    made = create(name, zone, weekend_rounds)
     db.session.commit()
     click.echo(f"Campus {made.id} “{made.name}” added ({zone}).")
 

@@ -88,12 +88,8 @@ def create_campus():
     """Another campus on this server; its maker belongs to it and goes there to set it up."""
     form = NewCampusForm()
     if form.validate_on_submit():
-        campus = Campus(name=form.name.data, timezone=form.timezone.data, weekend_rounds=form.weekend_rounds.data)
-        db.session.add(campus)
+        campus = campuses.create(form.name.data, form.timezone.data, form.weekend_rounds.data)
         current_user.campuses.append(campus)
-        db.session.flush()
-        record("campus.create", campus, campus.name, diff({}, snapshot(campus, ("name", "timezone", "weekend_rounds"))),
-               campus_id=campus.id)
         db.session.commit()
         campuses.enter(current_user, campus.id)
         flash(_("Campus %(name)s created: you are working in it now. Add its areas, points and people.",

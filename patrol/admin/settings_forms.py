@@ -6,12 +6,11 @@ from zoneinfo import available_timezones
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, NumberRange, ValidationError
 from wtforms.widgets import HiddenInput
 
-from ..extensions import db
+from ..campuses import name_taken
 from ..models import Campus
 from ..web import ID_MAX
 from .forms import fits, strip
@@ -31,11 +30,7 @@ def deadline_days(label):
 
 
 def name_not_taken(form, field):
-    """Campus names are unique: the district roll-up, the CLI's --campus and people's campus lists go by name."""
-    taken = select(Campus.id).where(Campus.name == field.data)
-    if form.campus_id is not None:
-        taken = taken.where(Campus.id != form.campus_id)
-    if db.session.scalar(taken.limit(1)) is not None:
+    if name_taken(field.data, form.campus_id):
         raise ValidationError(_l("Another campus has this name already."))
 
 
