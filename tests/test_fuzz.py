@@ -463,10 +463,11 @@ def choice(*values):
     return st.sampled_from(values)
 
 
-def int_segment(real) -> st.SearchStrategy[str]:
-    """A path value for <int:...>: a real id, a small number, a huge one."""
-    real = sorted(real)
-    return st.one_of(st.sampled_from(real), st.sampled_from(real), st.integers(0, 2 ** 31 - 1),
+def int_segment(real, spare=()) -> st.SearchStrategy[str]:
+    """A path value for <int:...>: a real id, a small number (never one of `spare`), a huge one."""
+    real, spare = sorted(real), set(spare)
+    return st.one_of(st.sampled_from(real), st.sampled_from(real),
+                     st.integers(0, 2 ** 31 - 1).filter(lambda n: n not in spare),
                      choice(2 ** 31, 2 ** 63, 10 ** 20, 10 ** 40)).map(str)
 
 
@@ -869,15 +870,18 @@ get_page("admin.labels", ("admin", "officer"), fixed("/admin/labels"), LABEL_ARG
 get_page("admin.labels_file", ("admin", "officer"), fixed("/admin/labels.pdf"), LABEL_ARGS, examples=5)
 
 
-def ids_of(name: str, real: Callable[[World], list]):
-    return lambda fz, data: pick(data, fz.cached(("ids", name), lambda: int_segment(real(fz.world))), name)
+def ids_of(name: str, real: Callable[[World], list], spare: Callable[[World], list] = lambda w: []):
+    return lambda fz, data: pick(data, fz.cached(("ids", name), lambda: int_segment(real(fz.world), spare(fz.world))),
+                                 name)
 
 
 AREA_ID, POINT_ID = ids_of("area", lambda w: w.areas), ids_of("point", World.point_ids)
 TYPE_ID, USER_ID = ids_of("type", lambda w: w.types.values()), ids_of("user", lambda w: w.users.values())
 EXIT_TYPE_ID = ids_of("exit type", lambda w: [w.types["exit"]])
 EXIT_ITEM_ID = ids_of("exit item", lambda w: w.items[w.types["exit"]])
-VICTIM_ID = ids_of("victim", lambda w: [w.users[n] for n in ("victim1", "victim2", "victim3", "admin")])
+# A "small number" could be the officer the sweep logs in as afterwards: users other than the victims are spared.
+VICTIM_ID = ids_of("victim", lambda w: [w.users[n] for n in ("victim1", "victim2", "victim3", "admin")],
+                   lambda w: [i for n, i in w.users.items() if n not in ("victim1", "victim2", "victim3", "admin")])
 
 get_page("admin.update_area", ADMIN, lambda fz, data: f"/admin/areas/{AREA_ID(fz, data)}")
 get_page("admin.update_point", ADMIN, lambda fz, data: f"/admin/points/{POINT_ID(fz, data)}")
